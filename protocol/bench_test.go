@@ -1,0 +1,56 @@
+package protocol
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// auditText30K is a synthetic EVA-DTS-shaped text of about 30 KB (the size of
+// a large real audit), CRLF line ends.
+func auditText30K() string {
+	var b strings.Builder
+	b.WriteString("DXS*VGT0000001*VA*V1/1*1\r\nST*001*0001\r\nID1*SN000123*MODEL7*0001**0\r\n")
+	for i := 0; b.Len() < 30_000; i++ {
+		fmt.Fprintf(&b, "PA1*%d*%d\r\nPA2*%d*%d*%d*%d\r\n", i, 100+i, i*3, i*300, i, i*100)
+	}
+	b.WriteString("G85*0000\r\nSE*9*0001\r\nDXE*1*1\r\n")
+	return b.String()
+}
+
+func BenchmarkDecodeHeartbeat(b *testing.B) {
+	payload := []byte(`{"v":1,"id":"hb-000019","ts":1732560060000,"uptime":86400,"signal":21,"vm_link":true,"errors":0,"epoch":42}`)
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeHeartbeat(payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeAudit(b *testing.B) {
+	text := auditText30K()
+	for _, enc := range []string{"", "base64"} {
+		a := Audit{Header: Header{V: 1, ID: "a-1", TS: 1732560000000}, Port: 2, Time: 1732560000000, Enc: enc, Data: text}
+		name := "raw"
+		if enc == "base64" {
+			a.Data = base64.StdEncoding.EncodeToString([]byte(text))
+			name = "base64"
+		}
+		payload, err := Encode(a)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(payload)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DecodeAudit(payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,468 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// field is one member of a JSON object of the contract. Required members are
+// exactly those whose Go field has no omitempty, so what Encode emits always
+// satisfies the presence check.
+type field struct {
+	name     string
+	required bool
+}
+
+func req(names ...string) []field {
+	f := make([]field, len(names))
+	for i, n := range names {
+		f[i] = field{n, true}
+	}
+	return f
+}
+
+func opt(names ...string) []field {
+	f := make([]field, len(names))
+	for i, n := range names {
+		f[i] = field{n, false}
+	}
+	return f
+}
+
+func fields(groups ...[]field) []field { return slices.Concat(groups...) }
+
+var headerFields = req("v", "id", "ts")
+
+// Member sets per object (docs/protocol.md field tables).
+var (
+	helloFields = fields(headerFields,
+		req("imei", "firmware", "bus", "cashless", "hb_interval"),
+		opt("iccid", "hw_version", "boot_version", "phone", "caps"))
+	cashlessFields  = fields(req("enabled", "address"), opt("level"))
+	stateFields     = fields(headerFields, req("online", "epoch"), opt("reason"))
+	heartbeatFields = fields(headerFields, req("uptime", "signal", "vm_link", "errors", "epoch"))
+	eventFields     = fields(headerFields, req("code", "time"), opt("payload"))
+	vendFields      = fields(headerFields, req("sel", "price", "payment", "type", "ok", "time"), opt("cmd"))
+	auditFields     = fields(headerFields, req("port", "time", "data"), opt("enc", "cmd"))
+	resultFields    = fields(headerFields, req("cmd", "status", "code"), opt("msg", "result"))
+	requestFields   = fields(headerFields, req("name", "exp"), opt("args"))
+
+	resetArgsFields           = []field(nil)
+	cashlessModeArgsFields    = req("enabled")
+	cashlessAddressArgsFields = req("address")
+	cashlessCreditArgsFields  = fields(req("amount", "auto_approve"), opt("timeout"))
+	dispenseArgsFields        = fields(req("number", "cup", "sugar"), opt("discount"))
+	requestArgsFields         = req("report", "config")
+	setConfigArgsFields       = opt("hb_interval", "phone")
+)
+
+// firstByte returns the first non-whitespace byte of b, or 0.
+func firstByte(b []byte) byte {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) == 0 {
+		return 0
+	}
+	return b[0]
+}
+
+// parseTop checks the size, parses b as exactly one JSON object, checks the
+// version and the member set. The version is checked before the member set so
+// that a message of a later version is reported as ErrVersion, not as an
+// unknown field.
+func parseTop(c Class, b []byte, spec []field) (map[string]json.RawMessage, error) {
+	if max := MaxPayload(c); len(b) > max {
+		return nil, newErr(c, "", ErrTooLarge, fmt.Sprintf("%d bytes, limit %d", len(b), max))
+	}
+	if firstByte(b) != '{' {
+		return nil, newErr(c, "", ErrSyntax, "not a JSON object")
+	}
+	// encoding/json would silently replace invalid UTF-8 with U+FFFD, which
+	// changes the value (and its size) between decode and re-encode.
+	if !utf8.Valid(b) {
+		return nil, newErr(c, "", ErrSyntax, "not valid UTF-8")
+	}
+	var m map[string]json.RawMessage
+	// json.Unmarshal validates the whole input first, so trailing data after
+	// the object is a syntax error here.
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, newErr(c, "", ErrSyntax, syntaxDetail(err))
+	}
+	v, ok := m["v"]
+	if !ok {
+		return nil, newErr(c, "v", ErrMissingField, "")
+	}
+	if string(v) != "1" {
+		return nil, newErr(c, "v", ErrVersion, fmt.Sprintf("got %s, want %d", clip(string(v)), Version))
+	}
+	if err := checkMembers(c, "", m, spec); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func syntaxDetail(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("offset %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// parseNested parses raw, a member already known to be valid JSON, as an
+// object and checks its member set. Absent or null raw is treated as {} when
+// nullOK, so required members are then reported missing.
+func parseNested(c Class, prefix string, raw json.RawMessage, spec []field, nullOK bool) error {
+	if nullOK && (len(raw) == 0 || string(raw) == "null") {
+		raw = json.RawMessage("{}")
+	}
+	if firstByte(raw) != '{' {
+		return newErr(c, strings.TrimSuffix(prefix, "."), ErrInvalidValue, "not a JSON object")
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return newErr(c, strings.TrimSuffix(prefix, "."), ErrSyntax, syntaxDetail(err))
+	}
+	return checkMembers(c, prefix, m, spec)
+}
+
+// checkMembers refuses members not in spec (exact, case-sensitive names: the
+// later struct decode of encoding/json would otherwise match case-insensitively)
+// and required members that are absent or null.
+func checkMembers(c Class, prefix string, m map[string]json.RawMessage, spec []field) error {
+	if len(m) > len(spec) || !allKnown(m, spec) {
+		var unknown []string
+		for k := range m {
+			if !hasField(spec, k) {
+				unknown = append(unknown, k)
+			}
+		}
+		slices.Sort(unknown) // deterministic report when there are several
+		return newErr(c, prefix+clip(unknown[0]), ErrUnknownField, "")
+	}
+	for _, f := range spec {
+		if !f.required {
+			continue
+		}
+		raw, ok := m[f.name]
+		if !ok {
+			return newErr(c, prefix+f.name, ErrMissingField, "")
+		}
+		if string(raw) == "null" {
+			return newErr(c, prefix+f.name, ErrInvalidValue, "null for a required member")
+		}
+	}
+	return nil
+}
+
+func allKnown(m map[string]json.RawMessage, spec []field) bool {
+	for k := range m {
+		if !hasField(spec, k) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasField(spec []field, name string) bool {
+	for _, f := range spec {
+		if f.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// unmarshal decodes b (already checked by parseTop/parseNested) into dst and
+// turns JSON type mismatches into ErrInvalidValue with the member's path.
+func unmarshal(c Class, prefix string, b []byte, dst any) error {
+	err := json.Unmarshal(b, dst)
+	if err == nil {
+		return nil
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		f := strings.TrimPrefix(te.Field, "Header.")
+		return newErr(c, prefix+f, ErrInvalidValue, fmt.Sprintf("got JSON %s, want %s", te.Value, te.Type))
+	}
+	return newErr(c, strings.TrimSuffix(prefix, "."), ErrSyntax, syntaxDetail(err))
+}
+
+// compactRaw normalises a free-form member: null becomes absent, anything else
+// is compacted, so that a decoded value re-encodes to the same bytes.
+func compactRaw(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return raw // not reachable for input already parsed; validation reports it
+	}
+	return buf.Bytes()
+}
+
+// DecodeHello decodes and validates a hello payload. The caller must check
+// Hello.IMEI against the topic's IMEI (MatchTopic does).
+func DecodeHello(b []byte) (Hello, error) {
+	m, err := parseTop(ClassHello, b, helloFields)
+	if err != nil {
+		return Hello{}, err
+	}
+	if err := parseNested(ClassHello, "cashless.", m["cashless"], cashlessFields, false); err != nil {
+		return Hello{}, err
+	}
+	var h Hello
+	if err := unmarshal(ClassHello, "", b, &h); err != nil {
+		return Hello{}, err
+	}
+	if len(h.Caps) == 0 {
+		h.Caps = nil
+	}
+	if err := validateHello(&h); err != nil {
+		return Hello{}, err
+	}
+	return h, nil
+}
+
+// DecodeState decodes and validates a state payload (also the Last Will).
+func DecodeState(b []byte) (State, error) {
+	if _, err := parseTop(ClassState, b, stateFields); err != nil {
+		return State{}, err
+	}
+	var s State
+	if err := unmarshal(ClassState, "", b, &s); err != nil {
+		return State{}, err
+	}
+	if err := validateState(&s); err != nil {
+		return State{}, err
+	}
+	return s, nil
+}
+
+// DecodeHeartbeat decodes and validates a heartbeat payload.
+func DecodeHeartbeat(b []byte) (Heartbeat, error) {
+	if _, err := parseTop(ClassHeartbeat, b, heartbeatFields); err != nil {
+		return Heartbeat{}, err
+	}
+	var h Heartbeat
+	if err := unmarshal(ClassHeartbeat, "", b, &h); err != nil {
+		return Heartbeat{}, err
+	}
+	if err := validateHeartbeat(&h); err != nil {
+		return Heartbeat{}, err
+	}
+	return h, nil
+}
+
+// DecodeEvent decodes and validates an event payload. Payload is compacted;
+// a null payload becomes nil.
+func DecodeEvent(b []byte) (Event, error) {
+	if _, err := parseTop(ClassEvent, b, eventFields); err != nil {
+		return Event{}, err
+	}
+	var e Event
+	if err := unmarshal(ClassEvent, "", b, &e); err != nil {
+		return Event{}, err
+	}
+	e.Payload = compactRaw(e.Payload)
+	if err := validateEvent(&e); err != nil {
+		return Event{}, err
+	}
+	return e, nil
+}
+
+// DecodeVend decodes and validates a vend payload.
+func DecodeVend(b []byte) (Vend, error) {
+	if _, err := parseTop(ClassVend, b, vendFields); err != nil {
+		return Vend{}, err
+	}
+	var v Vend
+	if err := unmarshal(ClassVend, "", b, &v); err != nil {
+		return Vend{}, err
+	}
+	if err := validateVend(&v); err != nil {
+		return Vend{}, err
+	}
+	return v, nil
+}
+
+// DecodeAudit decodes and validates an audit payload, including the base64
+// of Data when Enc is "base64" and the decoded size. Use Audit.Text for the
+// text itself.
+func DecodeAudit(b []byte) (Audit, error) {
+	if _, err := parseTop(ClassAudit, b, auditFields); err != nil {
+		return Audit{}, err
+	}
+	var a Audit
+	if err := unmarshal(ClassAudit, "", b, &a); err != nil {
+		return Audit{}, err
+	}
+	if err := validateAudit(&a); err != nil {
+		return Audit{}, err
+	}
+	return a, nil
+}
+
+// DecodeCommandResult decodes and validates a command result. The caller must
+// check CommandResult.Cmd against the topic's command id (MatchTopic does).
+// Result is compacted; a null result becomes nil.
+func DecodeCommandResult(b []byte) (CommandResult, error) {
+	if _, err := parseTop(ClassCommandResult, b, resultFields); err != nil {
+		return CommandResult{}, err
+	}
+	var r CommandResult
+	if err := unmarshal(ClassCommandResult, "", b, &r); err != nil {
+		return CommandResult{}, err
+	}
+	r.Result = compactRaw(r.Result)
+	if err := validateCommandResult(&r); err != nil {
+		return CommandResult{}, err
+	}
+	return r, nil
+}
+
+// DecodeCommandRequest decodes and validates a command request, including its
+// arguments (see CommandRequest.DecodeArgs). The caller must check the
+// request's ID against the topic's command id (MatchTopic does). Args is
+// compacted; null args become nil.
+func DecodeCommandRequest(b []byte) (CommandRequest, error) {
+	if _, err := parseTop(ClassCommandRequest, b, requestFields); err != nil {
+		return CommandRequest{}, err
+	}
+	var r CommandRequest
+	if err := unmarshal(ClassCommandRequest, "", b, &r); err != nil {
+		return CommandRequest{}, err
+	}
+	r.Args = compactRaw(r.Args)
+	if err := validateCommandRequest(&r); err != nil {
+		return CommandRequest{}, err
+	}
+	return r, nil
+}
+
+// Decode decodes a payload of class c (told by its topic) and returns the
+// value type: Hello, State, Heartbeat, Event, Vend, Audit, CommandResult or
+// CommandRequest; nil on error. ClassUnknown gives ErrTopic.
+func Decode(c Class, b []byte) (any, error) {
+	switch c {
+	case ClassHello:
+		return boxed(DecodeHello(b))
+	case ClassState:
+		return boxed(DecodeState(b))
+	case ClassHeartbeat:
+		return boxed(DecodeHeartbeat(b))
+	case ClassEvent:
+		return boxed(DecodeEvent(b))
+	case ClassVend:
+		return boxed(DecodeVend(b))
+	case ClassAudit:
+		return boxed(DecodeAudit(b))
+	case ClassCommandResult:
+		return boxed(DecodeCommandResult(b))
+	case ClassCommandRequest:
+		return boxed(DecodeCommandRequest(b))
+	}
+	return nil, newErr(c, "", ErrTopic, "no message class")
+}
+
+// boxed returns a nil interface on error, so callers cannot mistake a zero
+// message for a decoded one.
+func boxed[T any](v T, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// DecodeArgs decodes and validates the request's arguments by Name and
+// returns the value type: ResetArgs, CashlessModeArgs, CashlessAddressArgs,
+// CashlessCreditArgs, DispenseArgs, RequestArgs or SetConfigArgs. Absent or
+// null args count as {} (so only "reset" may omit them). Errors are
+// *DecodeError of ClassCommandRequest with Field "name" or "args[.member]".
+func (r CommandRequest) DecodeArgs() (any, error) {
+	return decodeArgs(r.Name, r.Args)
+}
+
+func decodeArgs(name CommandName, raw json.RawMessage) (any, error) {
+	const c = ClassCommandRequest
+	var (
+		spec []field
+		dst  any
+	)
+	switch name {
+	case CmdReset:
+		spec, dst = resetArgsFields, &ResetArgs{}
+	case CmdCashlessMode:
+		spec, dst = cashlessModeArgsFields, &CashlessModeArgs{}
+	case CmdCashlessAddress:
+		spec, dst = cashlessAddressArgsFields, &CashlessAddressArgs{}
+	case CmdCashlessCredit:
+		spec, dst = cashlessCreditArgsFields, &CashlessCreditArgs{}
+	case CmdDispense:
+		spec, dst = dispenseArgsFields, &DispenseArgs{}
+	case CmdRequest:
+		spec, dst = requestArgsFields, &RequestArgs{}
+	case CmdSetConfig:
+		spec, dst = setConfigArgsFields, &SetConfigArgs{}
+	default:
+		return nil, newErr(c, "name", ErrInvalidValue, fmt.Sprintf("unknown command %q", clip(string(name))))
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		raw = json.RawMessage("{}")
+	}
+	if !json.Valid(raw) {
+		return nil, newErr(c, "args", ErrSyntax, "not valid JSON")
+	}
+	if err := parseNested(c, "args.", raw, spec, true); err != nil {
+		return nil, err
+	}
+	if err := unmarshal(c, "args.", raw, dst); err != nil {
+		return nil, err
+	}
+	var (
+		v   any
+		err error
+	)
+	switch a := dst.(type) {
+	case *ResetArgs:
+		v = *a
+	case *CashlessModeArgs:
+		v = *a
+	case *CashlessAddressArgs:
+		v, err = *a, validateCashlessAddressArgs(a)
+	case *CashlessCreditArgs:
+		v, err = *a, validateCashlessCreditArgs(a)
+	case *DispenseArgs:
+		v, err = *a, validateDispenseArgs(a)
+	case *RequestArgs:
+		v, err = *a, validateRequestArgs(a)
+	case *SetConfigArgs:
+		v, err = *a, validateSetConfigArgs(a)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// DecodeMessage is the whole receive path of one MQTT message: ParseTopic,
+// Decode by the topic's class, then MatchTopic. It returns the parsed topic
+// even when the payload is refused (for logging and metrics by class).
+func DecodeMessage(topic string, payload []byte) (Topic, any, error) {
+	t, err := ParseTopic(topic)
+	if err != nil {
+		return Topic{}, nil, err
+	}
+	v, err := Decode(t.Class, payload)
+	if err != nil {
+		return t, nil, err
+	}
+	if err := MatchTopic(t, v); err != nil {
+		return t, nil, err
+	}
+	return t, v, nil
+}
