@@ -1,0 +1,203 @@
+package broker
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/stretchr/testify/require"
+
+	"vendgate/protocol"
+)
+
+// acceptAll accepts any IMEI with password "p".
+type acceptAll struct{}
+
+func (acceptAll) Authenticate(_ context.Context, imei, password string) (int64, error) {
+	if password != "p" {
+		return 0, ErrBadCredentials
+	}
+	return 1, nil
+}
+
+// nopHandler stores nothing and acknowledges everything.
+type nopHandler struct{}
+
+func (nopHandler) Connected(Conn)                                 {}
+func (nopHandler) Disconnected(Conn, bool, error)                 {}
+func (nopHandler) Subscribed(Conn)                                {}
+func (nopHandler) Publish(Conn, string, []byte, byte, bool) error { return nil }
+func (nopHandler) Delivered(Conn, string)                         {}
+
+func benchIMEI(i int) string { return fmt.Sprintf("35693803%07d", i) }
+
+func encode(tb testing.TB, pk packets.Packet) []byte {
+	tb.Helper()
+	pk.ProtocolVersion = 4
+	var buf bytes.Buffer
+	var err error
+	switch pk.FixedHeader.Type {
+	case packets.Connect:
+		err = pk.ConnectEncode(&buf)
+	case packets.Publish:
+		err = pk.PublishEncode(&buf)
+	case packets.Subscribe:
+		err = pk.SubscribeEncode(&buf)
+	}
+	require.NoError(tb, err)
+	return buf.Bytes()
+}
+
+// dialModem connects and logs in with a bare socket (no client-side buffers,
+// so memory figures are mostly the broker's).
+func dialModem(tb testing.TB, addr, imei string, subscribe bool) net.Conn {
+	tb.Helper()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(tb, err)
+	_, err = c.Write(encode(tb, connectPacket(imei, imei, "p", 600)))
+	require.NoError(tb, err)
+	var ack [4]byte
+	_, err = io.ReadFull(c, ack[:])
+	require.NoError(tb, err)
+	require.Equal(tb, byte(0), ack[3], "connack")
+	if subscribe {
+		_, err = c.Write(encode(tb, packets.Packet{
+			FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1},
+			PacketID:    1,
+			Filters:     packets.Subscriptions{{Filter: protocol.CommandRequestFilter(imei), Qos: 1}},
+		}))
+		require.NoError(tb, err)
+		var sa [5]byte
+		_, err = io.ReadFull(c, sa[:])
+		require.NoError(tb, err)
+		require.Equal(tb, byte(1), sa[4], "suback")
+	}
+	return c
+}
+
+// BenchmarkUplink measures QoS 1 uplinks through the broker into a Handler
+// that returns at once: clients × window messages in flight, PUBACKs read
+// by each client. Reports msgs/s over all clients.
+func BenchmarkUplink(b *testing.B) {
+	for _, bc := range []struct{ clients, window int }{{1, 1}, {8, 1}, {8, 16}, {64, 4}} {
+		b.Run(fmt.Sprintf("clients=%d/window=%d", bc.clients, bc.window), func(b *testing.B) {
+			br, err := New(Config{Listen: "127.0.0.1:0", Logger: quietLogger()}, acceptAll{}, nopHandler{})
+			require.NoError(b, err)
+			require.NoError(b, br.Start())
+			defer br.Close()
+			conns := make([]net.Conn, bc.clients)
+			for i := range conns {
+				conns[i] = dialModem(b, br.Addr().String(), benchIMEI(i), false)
+				defer conns[i].Close()
+			}
+			payload := bytes.Repeat([]byte("x"), 200)
+			b.SetBytes(int64(len(payload)))
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for i, c := range conns {
+				n := b.N / bc.clients
+				if i < b.N%bc.clients {
+					n++
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					runPublisher(b, c, benchIMEI(i), payload, n, bc.window)
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+		})
+	}
+}
+
+func runPublisher(b *testing.B, c net.Conn, imei string, payload []byte, n, window int) {
+	msg := encode(b, packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1},
+		TopicName:   protocol.TopicFor(imei, protocol.ClassHeartbeat),
+		Payload:     payload,
+		PacketID:    1,
+	})
+	idAt := len(msg) - len(payload) - 2
+	tokens := make(chan struct{}, window)
+	done := make(chan error, 1)
+	go func() { // PUBACK reader
+		r := bufio.NewReader(c)
+		var ack [4]byte
+		for range n {
+			if _, err := io.ReadFull(r, ack[:]); err != nil {
+				done <- err
+				return
+			}
+			<-tokens
+		}
+		done <- nil
+	}()
+	w := bufio.NewWriter(c)
+	for i := range n {
+		select {
+		case tokens <- struct{}{}:
+		default:
+			_ = w.Flush()
+			tokens <- struct{}{}
+		}
+		id := uint16(i%60000 + 1)
+		msg[idAt], msg[idAt+1] = byte(id>>8), byte(id)
+		_, _ = w.Write(msg)
+	}
+	_ = w.Flush()
+	if err := <-done; err != nil {
+		b.Error(err)
+	}
+}
+
+// BenchmarkIdleConnMemory holds 2,000 logged-in, subscribed modem
+// connections and reports the Go heap + stack growth per connection (after
+// GC; the client sockets of this process are included, ~0.5 KB each).
+func BenchmarkIdleConnMemory(b *testing.B) {
+	const n = 2000
+	for range b.N {
+		br, err := New(Config{Listen: "127.0.0.1:0", Logger: quietLogger()}, acceptAll{}, nopHandler{})
+		require.NoError(b, err)
+		require.NoError(b, br.Start())
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		g0 := runtime.NumGoroutine()
+		conns := make([]net.Conn, n)
+		var wg sync.WaitGroup
+		const par = 16
+		for p := range par {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := p; i < n; i += par {
+					conns[i] = dialModem(b, br.Addr().String(), benchIMEI(i), true)
+				}
+			}()
+		}
+		wg.Wait()
+		require.Equal(b, n, br.Count())
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		heap := float64(after.HeapInuse) - float64(before.HeapInuse)
+		stack := float64(after.StackInuse) - float64(before.StackInuse)
+		b.ReportMetric(heap/n/1024, "heapKB/conn")
+		b.ReportMetric(stack/n/1024, "stackKB/conn")
+		b.ReportMetric((heap+stack)/n/1024, "KB/conn")
+		b.ReportMetric(float64(runtime.NumGoroutine()-g0)/n, "goroutines/conn")
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		_ = br.Close()
+	}
+}

@@ -1,0 +1,420 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"vendgate/protocol"
+)
+
+// Errors of the package.
+var (
+	// ErrBadCredentials is returned (possibly wrapped) by an Authenticator
+	// for an unknown IMEI or a wrong password. Any other error is taken as a
+	// temporary failure and the modem is told "server unavailable".
+	ErrBadCredentials = errors.New("broker: bad credentials")
+	// ErrDrop is returned by Handler.Publish for a message that is to be
+	// acknowledged and discarded (malformed input the modem must not resend).
+	ErrDrop = errors.New("broker: drop message")
+
+	ErrNotConnected  = errors.New("broker: modem not connected")              // Publish, Disconnect: no established connection
+	ErrNotSubscribed = errors.New("broker: modem not subscribed to commands") // Publish: the modem has no matching subscription yet
+	ErrInflightFull  = errors.New("broker: too many unacknowledged messages") // Publish: InflightMax reached
+	ErrQueueFull     = errors.New("broker: modem's write queue is full")      // Publish: mochi dropped the message (WritesPending)
+	ErrTopic         = errors.New("broker: not a command topic of the modem") // Publish: topic is not vm/v1/{imei}/cmd/req/{id}
+	ErrQoS           = errors.New("broker: qos must be 0 or 1")               // Publish: commands are sent at QoS 0 or 1
+	ErrClosed        = errors.New("broker: closed")                           // Start/Publish after Close
+	ErrStarted       = errors.New("broker: already started")                  // Start twice
+	ErrHandler       = errors.New("broker: handler refused message")          // wraps a Handler.Publish error as the disconnect cause
+)
+
+// Authenticator checks a modem's credentials.
+type Authenticator interface {
+	// Authenticate checks a modem's credentials; it returns the modem's id.
+	// It returns an error wrapping ErrBadCredentials for an unknown IMEI or a
+	// wrong password; any other error means "try again later".
+	Authenticate(ctx context.Context, imei, password string) (modemID int64, err error)
+}
+
+// Conn describes one MQTT connection of a modem.
+type Conn struct {
+	ModemID int64     // from the Authenticator
+	IMEI    string    // client id = username
+	ConnID  uint64    // unique per connection for the life of the Broker, increasing
+	Remote  string    // remote address
+	At      time.Time // when the credentials were accepted
+}
+
+// Handler receives the broker's events. Connected, Disconnected, Subscribed
+// and Publish of one connection run on that connection's read goroutine, in
+// order; events of different connections (including the old and new
+// connection of a takeover) may interleave in any order: use ConnID.
+// Delivered runs on the read goroutine too (it is the modem's PUBACK).
+// Methods must not call Broker.Close.
+type Handler interface {
+	// Connected: a modem's session is established (after CONNACK).
+	Connected(c Conn)
+	// Disconnected: a connection ended; takenOver is true when a newer
+	// connection of the same modem replaced it. err is nil for a clean
+	// MQTT DISCONNECT.
+	Disconnected(c Conn, takenOver bool, err error)
+	// Subscribed: the modem subscribed to its command topic (time to send
+	// queued commands). It is also called right after Connected when the
+	// modem resumed a session that already holds the subscription.
+	Subscribed(c Conn)
+	// Publish: an uplink arrived. It runs on the modem's read goroutine
+	// BEFORE the PUBACK is sent: return nil once the message is durably
+	// stored (PUBACK follows), or an error to refuse it: ErrDrop =
+	// acknowledge-and-discard (malformed, counted by the handler), any other
+	// error = do not acknowledge (the connection is closed so the QoS 1
+	// message is redelivered on reconnect). payload is not reused by the
+	// broker; the Handler may keep it.
+	Publish(c Conn, topic string, payload []byte, qos byte, retain bool) error
+	// Delivered: the modem acknowledged (PUBACK) a message we published to it.
+	Delivered(c Conn, topic string)
+}
+
+// Config configures a Broker. Zero fields take the defaults in brackets.
+type Config struct {
+	Listen          string        // TCP address ["127.0.0.1:1883"]; ":0" picks a port
+	ConnectTimeout  time.Duration // deadline for the CONNECT packet, also bounds authentication [10s]
+	MaxKeepalive    uint16        // refuse keepalive 0 and > MaxKeepalive, seconds [1200]
+	MaxPacketSize   uint32        // largest packet accepted [protocol.MaxPacket]
+	MaxClients      int           // connected modems; more are refused "server unavailable" [19000, below the 20000 fd limit of mqtt.md §1.3]
+	WritesPending   int           // mochi MaximumClientWritesPending: outbound queue per client [64, mqtt.md §4.4]
+	ReadBufferSize  int           // bufio reader per client [2048]
+	WriteBufferSize int           // write coalescing threshold per client [2048]
+	SessionExpiry   uint32        // seconds a disconnected persistent session is kept [3600]
+	InflightMax     uint16        // per client outbound QoS 1 messages awaiting PUBACK [16]
+	AuthConcurrency int           // concurrent Authenticate calls [64]
+	Logger          *slog.Logger  // [slog.Default()]; mochi's own Info/Warn records are logged at Debug
+}
+
+func (c *Config) setDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:1883"
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.MaxKeepalive == 0 {
+		c.MaxKeepalive = 1200
+	}
+	if c.MaxPacketSize == 0 {
+		c.MaxPacketSize = uint32(protocol.MaxPacket)
+	}
+	if c.MaxClients <= 0 {
+		c.MaxClients = 19000
+	}
+	if c.WritesPending <= 0 {
+		c.WritesPending = 64
+	}
+	if c.ReadBufferSize <= 0 {
+		c.ReadBufferSize = 2048
+	}
+	if c.WriteBufferSize <= 0 {
+		c.WriteBufferSize = 2048
+	}
+	if c.SessionExpiry == 0 {
+		c.SessionExpiry = 3600
+	}
+	if c.InflightMax == 0 {
+		c.InflightMax = 16
+	}
+	if c.AuthConcurrency <= 0 {
+		c.AuthConcurrency = 64
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Broker is the embedded MQTT broker for modems.
+type Broker struct {
+	cfg  Config
+	auth Authenticator
+	h    Handler
+	log  *slog.Logger
+	srv  *mqtt.Server
+
+	ctx     context.Context // cancelled by Close; parent of authentication contexts
+	cancel  context.CancelFunc
+	authSem chan struct{}
+	nextID  atomic.Uint64 // ConnID source
+	count   atomic.Int64  // established connections
+
+	mu      sync.Mutex
+	conns   map[*conn]struct{}       // every accepted, not yet closed connection
+	modems  map[string]*conn         // IMEI → newest connection that passed authentication
+	gates   map[string]chan struct{} // IMEI → gate of the connection being established (see OnSessionEstablish)
+	ln      *listener
+	started bool
+	closing bool
+
+	closeOnce sync.Once
+}
+
+// New builds a Broker; it does not listen until Start.
+func New(cfg Config, auth Authenticator, h Handler) (*Broker, error) {
+	if auth == nil || h == nil {
+		return nil, errors.New("broker: nil Authenticator or Handler")
+	}
+	cfg.setDefaults()
+	if cfg.WritesPending > 1<<20 || cfg.MaxClients > 1<<30 {
+		return nil, errors.New("broker: WritesPending or MaxClients out of range")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Broker{
+		cfg:     cfg,
+		auth:    auth,
+		h:       h,
+		log:     cfg.Logger,
+		ctx:     ctx,
+		cancel:  cancel,
+		authSem: make(chan struct{}, cfg.AuthConcurrency),
+		conns:   make(map[*conn]struct{}),
+		modems:  make(map[string]*conn),
+		gates:   make(map[string]chan struct{}),
+	}
+
+	// Start from mochi's defaults and change single fields: a Capabilities
+	// literal would leave MaximumQos, ReceiveMaximum, ... at 0 (mqtt.md §4.4).
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumClients = int64(cfg.MaxClients)
+	caps.MaximumClientWritesPending = int32(cfg.WritesPending)
+	caps.MaximumSessionExpiryInterval = cfg.SessionExpiry
+	caps.MaximumPacketSize = cfg.MaxPacketSize
+	caps.MaximumInflight = cfg.InflightMax
+	// The ACL is checked on the topic name before mochi resolves a topic
+	// alias, so aliases are not offered (absent in CONNACK means 0, MQTT 5
+	// §3.2.2.3.8); it also keeps the per-client alias maps empty.
+	caps.TopicAliasMaximum = 0
+	caps.SharedSubAvailable = 0 // modems subscribe to their own commands only
+
+	b.srv = mqtt.New(&mqtt.Options{
+		Capabilities:             caps,
+		ClientNetReadBufferSize:  cfg.ReadBufferSize,
+		ClientNetWriteBufferSize: cfg.WriteBufferSize,
+		Logger:                   slog.New(demote{cfg.Logger.Handler()}),
+		// $SYS topics are of no use (no client may subscribe to them) but
+		// mochi builds them, with a runtime.ReadMemStats, every interval.
+		SysTopicResendInterval: 3600,
+		InlineClient:           true, // Broker.Publish goes through mochi's normal delivery path
+	})
+	if err := b.srv.AddHook(&hook{b: b}, nil); err != nil {
+		return nil, fmt.Errorf("broker: add hook: %w", err)
+	}
+	return b, nil
+}
+
+// Start binds the listener and serves in the background; it returns once
+// the socket is listening.
+func (b *Broker) Start() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing {
+		return ErrClosed
+	}
+	if b.started {
+		return ErrStarted
+	}
+	inner, err := net.Listen("tcp", b.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("broker: listen: %w", err)
+	}
+	b.ln = &listener{Listener: inner, b: b}
+	if err := b.srv.AddListener(listeners.NewNet("modems", b.ln)); err != nil {
+		_ = inner.Close()
+		return fmt.Errorf("broker: add listener: %w", err)
+	}
+	if err := b.srv.Serve(); err != nil { // non-blocking: starts the accept loop and housekeeping
+		_ = inner.Close()
+		return fmt.Errorf("broker: serve: %w", err)
+	}
+	b.started = true
+	return nil
+}
+
+// Addr returns the listening address, nil before Start.
+func (b *Broker) Addr() net.Addr {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ln == nil {
+		return nil
+	}
+	return b.ln.Addr()
+}
+
+// Close stops listening, disconnects every client and waits until their
+// connections have ended (and every Disconnected has been delivered, so Close
+// waits for a Handler.Publish in progress). Established clients get an MQTT 5
+// DISCONNECT "server shutting down" (3.1.1 clients just see the socket
+// close); mochi publishes their wills, which reach no one (see package doc),
+// and the Handler gets Disconnected with takenOver false. Close is
+// idempotent and may be called without Start.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		b.mu.Lock()
+		b.closing = true
+		ln := b.ln
+		all := make([]*conn, 0, len(b.conns))
+		for c := range b.conns {
+			all = append(all, c)
+		}
+		b.mu.Unlock()
+
+		b.cancel() // abort authentications in progress
+		if ln != nil {
+			_ = ln.Close()
+		}
+		// Connections still before CONNACK are not in mochi's client list,
+		// so mochi's Close would not end them; do it here.
+		for _, c := range all {
+			if cl := c.client(); cl != nil && c.established.Load() {
+				_ = b.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+			} else {
+				_ = c.Close()
+			}
+		}
+		_ = b.srv.Close() // disconnects the rest, waits for every client goroutine
+	})
+	return nil
+}
+
+// lookup returns the established, open connection of imei.
+func (b *Broker) lookup(imei string) *conn {
+	b.mu.Lock()
+	c := b.modems[imei]
+	b.mu.Unlock()
+	if c == nil || !c.established.Load() || c.closed.Load() {
+		return nil
+	}
+	return c
+}
+
+// Connected reports whether imei has an established connection.
+func (b *Broker) Connected(imei string) bool { return b.lookup(imei) != nil }
+
+// Count returns the number of established modem connections.
+func (b *Broker) Count() int { return int(b.count.Load()) }
+
+// Stats are counters for metrics.
+type Stats struct {
+	Clients         int   // established modem connections
+	Inflight        int64 // QoS messages in flight (both directions), mochi's count
+	InflightDropped int64 // outbound QoS messages dropped: per-client inflight limit or expiry
+	MessagesDropped int64 // outbound messages dropped because a client's write queue was full
+}
+
+// Stats returns current counters.
+func (b *Broker) Stats() Stats {
+	return Stats{
+		Clients:         b.Count(),
+		Inflight:        atomic.LoadInt64(&b.srv.Info.Inflight),
+		InflightDropped: atomic.LoadInt64(&b.srv.Info.InflightDropped),
+		MessagesDropped: atomic.LoadInt64(&b.srv.Info.MessagesDropped),
+	}
+}
+
+// Publish sends a command to a connected modem on topic
+// vm/v1/{imei}/cmd/req/{id}. It returns ErrNotConnected or ErrNotSubscribed
+// when the modem cannot receive it now (the broker keeps no offline queue:
+// the caller keeps commands and sends them on Handler.Subscribed),
+// ErrInflightFull when InflightMax messages await a PUBACK, and ErrQueueFull
+// when the modem's write queue was full. A nil error means mochi queued the
+// message for the modem; Handler.Delivered follows on PUBACK (QoS 1 only, and
+// only if the modem subscribed at QoS 1: mochi delivers at the lower of the
+// two QoS).
+//
+// The message goes through mochi's inline client, i.e. the same topic-index
+// lookup and per-client inflight tracking as any MQTT publish, which is what
+// makes mochi report the PUBACK. Publishing straight to the client would need
+// mochi internals (packet ids, send quota) that are not exported.
+func (b *Broker) Publish(imei, topic string, payload []byte, qos byte) error {
+	if qos > 1 {
+		return ErrQoS
+	}
+	t, err := protocol.ParseTopic(topic)
+	if err != nil || t.Class != protocol.ClassCommandRequest || t.IMEI != imei {
+		return fmt.Errorf("%w: %q for %q", ErrTopic, topic, imei)
+	}
+	b.mu.Lock()
+	closing := b.closing
+	b.mu.Unlock()
+	if closing {
+		return ErrClosed
+	}
+	c := b.lookup(imei)
+	if c == nil {
+		return fmt.Errorf("%w: %s", ErrNotConnected, imei)
+	}
+	cl := c.client()
+	if !subscribedTo(cl, imei, topic) {
+		return fmt.Errorf("%w: %s", ErrNotSubscribed, imei)
+	}
+	if qos > 0 && cl.State.Inflight.Len() >= int(b.cfg.InflightMax) {
+		return fmt.Errorf("%w: %s", ErrInflightFull, imei)
+	}
+	// mochi's takeover cleanup can remove the newer client of an id from its
+	// client list (an old connection's cleanup racing the new one's
+	// registration); delivery looks clients up there, so put it back.
+	if got, ok := b.srv.Clients.Get(imei); !ok || got != cl {
+		b.srv.Clients.Add(cl)
+	}
+	dropped := c.dropped.Load()
+	if err := b.srv.Publish(topic, payload, false, qos); err != nil {
+		return fmt.Errorf("broker: publish %s: %w", topic, err)
+	}
+	if c.dropped.Load() != dropped {
+		return fmt.Errorf("%w: %s", ErrQueueFull, imei)
+	}
+	return nil
+}
+
+// subscribedTo reports whether cl holds a subscription that matches the
+// command topic: the wildcard filter or the exact topic (the ACL allows no
+// other filter).
+func subscribedTo(cl *mqtt.Client, imei, topic string) bool {
+	if _, ok := cl.State.Subscriptions.Get(protocol.CommandRequestFilter(imei)); ok {
+		return true
+	}
+	_, ok := cl.State.Subscriptions.Get(topic)
+	return ok
+}
+
+// hasCommandSubscription reports whether cl holds any command subscription
+// (used when a session is resumed with its subscriptions).
+func hasCommandSubscription(cl *mqtt.Client) bool {
+	if cl.State.Subscriptions.Len() == 0 {
+		return false
+	}
+	for f := range cl.State.Subscriptions.GetAll() {
+		if strings.HasPrefix(f, protocol.Prefix(cl.ID)+"cmd/req/") {
+			return true
+		}
+	}
+	return false
+}
+
+// Disconnect force-closes the connection of imei (MQTT 5 clients get a
+// DISCONNECT "administrative action"). The Handler gets Disconnected with a
+// non-nil error; mochi publishes the will as for a lost link.
+func (b *Broker) Disconnect(imei string) error {
+	c := b.lookup(imei)
+	if c == nil {
+		return fmt.Errorf("%w: %s", ErrNotConnected, imei)
+	}
+	_ = b.srv.DisconnectClient(c.client(), packets.ErrAdministrativeAction)
+	return nil
+}

@@ -1,0 +1,55 @@
+// Package broker is the gateway's MQTT transport: the driver layer between
+// the modems' TCP connections and the gateway's message handling. It embeds
+// the mochi-mqtt v2 broker (the only package of vendgate that imports it) and
+// turns its hooks into a small, store-agnostic interface: an Authenticator
+// that checks a modem's credentials and a Handler that is told about
+// connections, subscriptions, uplinks and delivered downlinks.
+//
+// The wire contract (topics, ACL) is package vendgate/protocol and
+// docs/protocol.md; the broker policy follows shared/research/mqtt.md §4 and
+// §5.2. MQTT 3.1.1 and 5.0 clients are both served:
+//
+//   - Identity (MQTT 3.1.1 §3.1.3, MQTT 5 §3.1.3): the client id must be a
+//     valid IMEI and equal the username; the password is checked by the
+//     Authenticator, at most AuthConcurrency checks at a time. A bad id is
+//     refused with "identifier rejected"; bad credentials with "bad user name
+//     or password" (mochi sends 3.1.1 return code 5, "not authorized"); an
+//     Authenticator failure that is not ErrBadCredentials with "server
+//     unavailable", so the modem retries instead of believing its password
+//     is wrong.
+//   - Keepalive (MQTT 3.1.1 §3.1.2.10): 0 would disable mochi's read deadline
+//     and let half-open cellular sockets live forever, so keepalive 0 and
+//     values above MaxKeepalive are refused (MQTT 5 reason 0x83, 3.1.1
+//     return code 5).
+//   - CONNECT deadline: mochi reads the CONNECT packet with no deadline
+//     (mqtt.md §4.7). The listener is wrapped so every accepted connection
+//     gets ConnectTimeout as its deadline; mochi replaces it with
+//     1.5 × keepalive once the CONNECT has been read.
+//   - ACL (mqtt.md §5.2): a modem publishes only to its own uplink topics
+//     (protocol.Class.Uplink) and subscribes only to its own
+//     vm/v1/{imei}/cmd/req/+ or cmd/req/{id}. A refused SUBSCRIBE gets the
+//     failure code 0x80 (3.1.1) or 0x87 (5) in its SUBACK. A refused PUBLISH
+//     is dropped without reaching the Handler; mochi then, for QoS 0, drops it
+//     silently; for QoS ≥ 1 from a 3.1.1 client, closes the connection without
+//     a PUBACK (3.1.1 has no negative acknowledgement); for QoS ≥ 1 from an
+//     MQTT 5 client, answers PUBACK with reason 0x87 "not authorized". The
+//     Last Will topic is checked like a publish when the modem connects,
+//     because mochi publishes wills without an ACL check.
+//   - Uplinks are at-least-once into the Handler: Handler.Publish runs on the
+//     modem's read goroutine before mochi writes the PUBACK. The broker never
+//     forwards or retains uplinks (nobody may subscribe to them; the gateway
+//     keeps the modem's state in its store), so mochi's retained store stays
+//     empty; the retain flag is passed to the Handler instead.
+//   - Downlinks: Broker.Publish injects the message through mochi's inline
+//     client so it takes mochi's normal path to the subscribed modem,
+//     including inflight tracking; the modem's PUBACK is reported as
+//     Handler.Delivered.
+//
+// Wills: mochi publishes a connection's will whenever its read loop ends with
+// an error — a lost link, a session takeover (MQTT 5 §3.1.4 requires it) and
+// Close. Nobody can subscribe to a modem's topics and the broker clears the
+// will's retain flag, so a will reaches no one, and it is never passed to the
+// Handler: presence comes from Connected and Disconnected, where a takeover
+// is marked takenOver so a late "offline" of the old connection cannot hide
+// the new one.
+package broker

@@ -1,0 +1,368 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"vendgate/protocol"
+)
+
+// errKeepalive is the MQTT 5 CONNACK reason for a refused keepalive: 0x83
+// "implementation specific error" (connection refused by server policy; MQTT 5
+// §3.2.2.2). 3.1.1 clients get return code 5 "not authorized" instead, the
+// only 3.1.1 code for a policy refusal.
+var errKeepalive = packets.Code{Code: packets.ErrImplementationSpecificError.Code, Reason: "keepalive out of range"}
+
+// hook adapts mochi's hooks to the Broker. Hooks of one client run on that
+// client's read goroutine (mqtt.md §4.2), which is why the conn fields marked
+// "read goroutine only" need no lock.
+type hook struct {
+	mqtt.HookBase
+	b *Broker
+}
+
+var provided = [...]byte{
+	mqtt.OnConnect,
+	mqtt.OnConnectAuthenticate,
+	mqtt.OnACLCheck,
+	mqtt.OnSessionEstablish,
+	mqtt.OnSessionEstablished,
+	mqtt.OnDisconnect,
+	mqtt.OnPacketRead,
+	mqtt.OnPacketProcessed,
+	mqtt.OnPublish,
+	mqtt.OnPublishDropped,
+	mqtt.OnQosComplete,
+	mqtt.OnSubscribed,
+	mqtt.OnWill,
+}
+
+// ID implements mqtt.Hook.
+func (h *hook) ID() string { return "vendgate-broker" }
+
+// Provides implements mqtt.Hook.
+func (h *hook) Provides(b byte) bool { return bytes.IndexByte(provided[:], b) >= 0 }
+
+// refuse sends a refusing CONNACK; code is an MQTT 5 reason, translated for
+// 3.1.1 clients (mochi only translates a few codes itself).
+func (h *hook) refuse(cl *mqtt.Client, code packets.Code) error {
+	if cl.Properties.ProtocolVersion < 5 {
+		switch code {
+		case packets.ErrClientIdentifierNotValid, packets.ErrServerUnavailable, packets.ErrBadUsernameOrPassword:
+			// mochi's V5CodesToV3 maps these (to 2, 3 and 5).
+		default:
+			code = packets.Err3NotAuthorized
+		}
+	}
+	return h.b.srv.SendConnack(cl, code, false, nil)
+}
+
+// OnConnect checks everything that needs no database: identity format,
+// keepalive and the will topic. An error return makes mochi drop the
+// connection without a CONNACK, so the CONNACK is sent here.
+func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	c := connOf(cl)
+	if c == nil {
+		return nil
+	}
+	id := pk.Connect.ClientIdentifier
+	var code packets.Code
+	var why string
+	switch {
+	case !protocol.ValidIMEI(id):
+		code, why = packets.ErrClientIdentifierNotValid, "client id is not an IMEI"
+	case !pk.Connect.UsernameFlag || string(pk.Connect.Username) != id:
+		code, why = packets.ErrBadUsernameOrPassword, "username differs from client id"
+	case pk.Connect.Keepalive == 0 || pk.Connect.Keepalive > h.b.cfg.MaxKeepalive:
+		code, why = errKeepalive, fmt.Sprintf("keepalive %d not in 1..%d", pk.Connect.Keepalive, h.b.cfg.MaxKeepalive)
+	case pk.Connect.WillFlag && !allowedPublish(id, pk.Connect.WillTopic):
+		code, why = packets.ErrNotAuthorized, "will topic not allowed"
+	default:
+		// Outbound topic aliases would blank the topic of an inflight
+		// message, which Delivered reports; commands have unique topics
+		// anyway, so aliases save nothing.
+		cl.Properties.Props.TopicAliasMaximum = 0
+		return nil
+	}
+	_ = h.refuse(cl, code)
+	h.b.log.Debug("broker: connect refused", "remote", cl.Net.Remote, "client", clip(id), "reason", why)
+	return fmt.Errorf("broker: connect refused: %s: %w", why, code)
+}
+
+// clip bounds attacker-controlled strings in log records.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// OnConnectAuthenticate checks the password through the Authenticator,
+// bounded by the semaphore and ConnectTimeout. Returning false makes mochi
+// send "bad user name or password"; for a temporary failure the hook sends
+// "server unavailable" itself and closes the connection first, so mochi's
+// CONNACK write fails instead of reaching the modem.
+func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	c := connOf(cl)
+	if c == nil {
+		return false
+	}
+	if !pk.Connect.PasswordFlag || len(pk.Connect.Password) == 0 {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(h.b.ctx, h.b.cfg.ConnectTimeout)
+	defer cancel()
+	select {
+	case h.b.authSem <- struct{}{}:
+		defer func() { <-h.b.authSem }()
+	case <-ctx.Done():
+		h.unavailable(cl, fmt.Errorf("broker: waiting for an authentication slot: %w", ctx.Err()))
+		return false
+	}
+	modemID, err := h.b.auth.Authenticate(ctx, cl.ID, string(pk.Connect.Password))
+	switch {
+	case err == nil:
+		c.modemID = modemID
+		return true
+	case errors.Is(err, ErrBadCredentials):
+		h.b.log.Debug("broker: authentication failed", "imei", cl.ID, "remote", cl.Net.Remote)
+		return false
+	default:
+		h.unavailable(cl, err)
+		return false
+	}
+}
+
+func (h *hook) unavailable(cl *mqtt.Client, err error) {
+	h.b.log.Warn("broker: authentication unavailable", "imei", cl.ID, "remote", cl.Net.Remote, "err", err)
+	_ = h.refuse(cl, packets.ErrServerUnavailable)
+	cl.Stop(err)
+}
+
+// OnACLCheck implements the topic ACL (see allowedPublish, allowedSubscribe).
+// For write=false mochi passes a SUBSCRIBE filter, or the topic of a message
+// it is about to deliver to the client.
+func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	if cl.Net.Inline {
+		return true
+	}
+	if write {
+		return allowedPublish(cl.ID, topic)
+	}
+	return allowedSubscribe(cl.ID, topic)
+}
+
+// OnSessionEstablish runs after authentication, before mochi takes over an
+// older session of the same client id and sends the CONNACK.
+//
+// Connections of one modem are established one at a time: the hook waits
+// until the previous connection of the same IMEI has finished
+// OnSessionEstablished (or closed). mochi's takeover is not safe against two
+// CONNECTs of one client id at once: both can miss each other in its client
+// list and stay connected, and the older one's cleanup can remove the newer
+// one from the list.
+//
+// Marking the older connection here, before mochi closes it, is what makes
+// takenOver reliable: mochi sets its own IsTakenOver flag only after closing
+// the old socket, so the old connection's OnDisconnect may run before it.
+func (h *hook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
+	c := connOf(cl)
+	if c == nil {
+		return
+	}
+	b := h.b
+	for {
+		b.mu.Lock()
+		if b.closing || c.closed.Load() {
+			b.mu.Unlock()
+			cl.Stop(ErrClosed)
+			return
+		}
+		gate := b.gates[cl.ID]
+		if gate == nil {
+			break // holding b.mu
+		}
+		b.mu.Unlock()
+		select {
+		case <-gate:
+		case <-b.ctx.Done():
+		}
+	}
+	c.gate = make(chan struct{})
+	b.gates[cl.ID] = c.gate
+	c.info = Conn{ModemID: c.modemID, IMEI: cl.ID, ConnID: c.id, Remote: cl.Net.Remote, At: timeNow()}
+	c.cl.Store(cl)
+	c.registered = true
+	if old := b.modems[cl.ID]; old != nil && old != c {
+		old.takenOver.Store(true)
+	}
+	b.modems[cl.ID] = c
+	b.mu.Unlock()
+}
+
+// OnSessionEstablished runs after the CONNACK (and the resend of inflight
+// messages of a resumed session). Releasing the gate after Connected keeps
+// the Connected calls of one modem in connection order.
+func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	c := connOf(cl)
+	if c == nil || c.client() == nil {
+		return
+	}
+	defer c.releaseGate()
+	c.established.Store(true)
+	h.b.count.Add(1)
+	h.b.h.Connected(c.info)
+	if hasCommandSubscription(cl) { // resumed session: the modem need not subscribe again
+		h.b.h.Subscribed(c.info)
+	}
+}
+
+// OnDisconnect runs when the read loop of an established connection ended.
+func (h *hook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
+	c := connOf(cl)
+	if c == nil || !c.established.Load() {
+		return
+	}
+	h.b.count.Add(-1)
+	takenOver := c.takenOver.Load() || cl.IsTakenOver()
+	cause := c.cause
+	if cause == nil {
+		// mochi records why it stopped a client (takeover, shutdown,
+		// administrative disconnect) as a reason code; 0x00 is a clean
+		// DISCONNECT from the client.
+		switch sc := cl.StopCause().(type) {
+		case packets.Code:
+			if sc.Code >= packets.ErrUnspecifiedError.Code {
+				cause = sc
+			}
+		case nil:
+		default:
+			cause = sc
+		}
+	}
+	if cause == nil {
+		cause = err
+	}
+	h.b.h.Disconnected(c.info, takenOver, cause)
+}
+
+// OnPacketRead notes a PUBACK for one of our messages while the message is
+// still in the inflight store (mochi removes it before OnQosComplete, and
+// OnQosComplete alone cannot tell the modem's PUBACK from the completion of
+// the modem's own QoS 1 publish, which shares the packet id space).
+//
+// mochi keeps one inflight store for both directions although MQTT packet
+// ids are per direction: a QoS ≥ 1 PUBLISH from the modem whose id equals
+// that of an unacknowledged command makes mochi delete the command from the
+// store (it will then neither resend it nor report its PUBACK). The hook
+// remembers such commands as orphans so their PUBACK still yields Delivered.
+func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	c := connOf(cl)
+	if c == nil {
+		return pk, nil
+	}
+	c.ackPending = false
+	switch pk.FixedHeader.Type {
+	case packets.Puback:
+		if out, ok := cl.State.Inflight.Get(pk.PacketID); ok && out.FixedHeader.Type == packets.Publish {
+			c.ackPending, c.ackID, c.ackTopic = true, pk.PacketID, out.TopicName
+			delete(c.orphans, pk.PacketID)
+		} else if topic, ok := c.orphans[pk.PacketID]; ok {
+			delete(c.orphans, pk.PacketID)
+			h.b.h.Delivered(c.info, topic)
+		}
+	case packets.Publish:
+		if pk.FixedHeader.Qos > 0 {
+			if out, ok := cl.State.Inflight.Get(pk.PacketID); ok && out.FixedHeader.Type == packets.Publish {
+				if c.orphans == nil {
+					c.orphans = make(map[uint16]string)
+				}
+				c.orphans[pk.PacketID] = out.TopicName
+			}
+		}
+	}
+	return pk, nil
+}
+
+// OnQosComplete reports the PUBACK noted by OnPacketRead.
+func (h *hook) OnQosComplete(cl *mqtt.Client, pk packets.Packet) {
+	c := connOf(cl)
+	if c == nil || !c.ackPending || pk.FixedHeader.Type != packets.Puback || pk.PacketID != c.ackID {
+		return
+	}
+	c.ackPending = false
+	h.b.h.Delivered(c.info, c.ackTopic)
+}
+
+// OnPublish hands an uplink to the Handler before mochi acknowledges it
+// (mochi: ACL → OnPublish → PUBACK → forward, mqtt.md §4.2). Success and
+// ErrDrop return CodeSuccessIgnore: acknowledged, neither forwarded nor
+// retained. Any other Handler error returns ErrRejectPacket (no PUBACK) and
+// closes the connection, so the modem resends the message after reconnecting.
+func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	c := connOf(cl)
+	if c == nil { // the inline client: Broker.Publish
+		return pk, nil
+	}
+	err := h.b.h.Publish(c.info, pk.TopicName, pk.Payload, pk.FixedHeader.Qos, pk.FixedHeader.Retain)
+	if err == nil || errors.Is(err, ErrDrop) {
+		return pk, packets.CodeSuccessIgnore
+	}
+	c.cause = fmt.Errorf("%w: %w", ErrHandler, err)
+	h.b.log.Warn("broker: uplink refused, closing connection", "imei", cl.ID, "topic", pk.TopicName, "err", err)
+	if cl.Properties.ProtocolVersion == 5 {
+		_ = h.b.srv.DisconnectClient(cl, packets.ErrUnspecifiedError)
+	} else {
+		cl.Stop(c.cause) // 3.1.1 has no server DISCONNECT
+	}
+	return pk, packets.ErrRejectPacket
+}
+
+// OnPublishDropped counts messages mochi dropped because the client's write
+// queue was full; Broker.Publish reports it as ErrQueueFull.
+func (h *hook) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
+	if c := connOf(cl); c != nil {
+		c.dropped.Add(1)
+	}
+	h.b.log.Warn("broker: write queue full, message dropped", "imei", cl.ID, "topic", pk.TopicName)
+}
+
+// OnSubscribed notes a granted command subscription; Handler.Subscribed is
+// called from OnPacketProcessed, after mochi has written the SUBACK.
+func (h *hook) OnSubscribed(cl *mqtt.Client, _ packets.Packet, reasonCodes []byte) {
+	c := connOf(cl)
+	if c == nil {
+		return
+	}
+	for _, rc := range reasonCodes {
+		if rc < packets.ErrUnspecifiedError.Code { // granted; the ACL allows only command filters
+			c.subPending = true
+			return
+		}
+	}
+}
+
+// OnPacketProcessed delivers Subscribed once the SUBACK is out.
+func (h *hook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err error) {
+	c := connOf(cl)
+	if c == nil || !c.subPending || pk.FixedHeader.Type != packets.Subscribe {
+		return
+	}
+	c.subPending = false
+	if err == nil && c.established.Load() {
+		h.b.h.Subscribed(c.info)
+	}
+}
+
+// OnWill clears the retain flag of a will so mochi never stores it: the
+// gateway keeps presence itself and nobody may read mochi's retained
+// messages of modem topics.
+func (h *hook) OnWill(_ *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
+	will.Retain = false
+	return will, nil
+}
