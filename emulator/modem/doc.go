@@ -1,0 +1,28 @@
+// Package modem is a software telemetry modem: it connects to the gateway's MQTT broker
+// exactly like a real device (it never imports gateway code) and speaks protocol v1
+// (package protocol, docs/protocol.md).
+//
+// It is the "driver" layer of the emulator, on top of the machine model
+// (emulator/machine). It is the only package of vendgate that imports
+// github.com/eclipse/paho.mqtt.golang outside tests.
+//
+// Session (docs/protocol.md "Connection"): client id = username = IMEI, clean
+// session, keepalive > 0, and a Last Will that is a retained QoS 1
+// State{online:false, epoch:N, reason:"lwt"} on vm/v1/{imei}/state, where the epoch N
+// is incremented before every CONNECT attempt and kept across reconnects (protocol.md
+// §6). After CONNACK the modem publishes the retained State{online:true}, publishes
+// Hello and subscribes vm/v1/{imei}/cmd/req/+ at QoS 1. Every uplink is QoS 1: the PUBACK means "stored by
+// the gateway", so a message counts as acked only then.
+//
+// Each connection attempt uses a fresh paho client with its own Will, because the Will
+// carries the epoch of the session it belongs to; reconnection (exponential backoff
+// with jitter) is therefore done here rather than by paho's auto-reconnect.
+// Uplinks made while offline are kept in a bounded buffer (oldest dropped first) and
+// sent after the next connect; messages in flight when a connection drops are sent
+// again (at least once; the gateway deduplicates by message id).
+//
+// Commands (protocol.md §7): the modem answers "accepted" and then a terminal status;
+// a command it cannot run is answered "rejected" directly. It remembers the
+// results of the last 32 command ids and answers a repeated id with its stored result
+// without executing it again, and answers "expired" to a command whose exp has passed.
+package modem
