@@ -1,0 +1,5 @@
+package mdb
+
+import "net"
+
+func netPipe() (net.Conn, net.Conn) { return net.Pipe() }
