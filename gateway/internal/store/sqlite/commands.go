@@ -1,0 +1,232 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"vendgate/gateway/internal/store"
+)
+
+const commandCols = `id, modem_id, vm_id, user_id, name, args, state, status, code, message, result,
+	attempts, created_at, sent_at, acked_at, done_at, expires_at`
+
+// liveStates are the non-terminal states, as an SQL list.
+const liveStates = `('queued', 'sent', 'acknowledged')`
+
+func scanCommand(s scanner) (store.Command, error) {
+	var (
+		c                                 store.Command
+		state                             string
+		args, result                      []byte
+		created, sent, acked, done, expir int64
+	)
+	err := s.Scan(&c.ID, &c.ModemID, &c.VMID, &c.UserID, &c.Name, &args, &state, &c.Status, &c.Code, &c.Message,
+		&result, &c.Attempts, &created, &sent, &acked, &done, &expir)
+	if err != nil {
+		return c, err
+	}
+	c.State = store.CommandState(state)
+	c.Args, c.Result = toRaw(args), toRaw(result)
+	c.CreatedAt, c.SentAt, c.AckedAt, c.DoneAt, c.ExpiresAt = tm(created), tm(sent), tm(acked), tm(done), tm(expir)
+	return c, nil
+}
+
+// CreateCommand inserts c as queued (CreatedAt now when unset; the progress
+// fields are reset). When a command with c.ID exists it returns that one and
+// created false. A modem that does not exist gives store.ErrNotFound.
+func (d *DB) CreateCommand(ctx context.Context, c store.Command) (store.Command, bool, error) {
+	if c.ID == "" {
+		return store.Command{}, false, errors.New("sqlite: create command: empty id")
+	}
+	c.State = store.CmdQueued
+	c.CreatedAt = nowOr(c.CreatedAt)
+	c.Status, c.Code, c.Message, c.Result, c.Attempts = "", 0, "", nil, 0
+	c.SentAt, c.AckedAt, c.DoneAt = time.Time{}, time.Time{}, time.Time{}
+	var (
+		stored  store.Command
+		created bool
+	)
+	err := d.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO commands (id, modem_id, vm_id, user_id, name, args, state,
+			created_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING`,
+			c.ID, c.ModemID, c.VMID, c.UserID, c.Name, rawJSON(c.Args), string(c.State), ms(c.CreatedAt), ms(c.ExpiresAt))
+		if err != nil {
+			return dbErr("create command", err)
+		}
+		if inserted(res) {
+			created = true
+		}
+		stored, err = scanCommand(tx.QueryRowContext(ctx, `SELECT `+commandCols+` FROM commands WHERE id = ?`, c.ID))
+		return dbErr("create command", err)
+	})
+	if err != nil {
+		return store.Command{}, false, err
+	}
+	return stored, created, nil
+}
+
+// GetCommand returns the command with that id.
+func (d *DB) GetCommand(ctx context.Context, id string) (store.Command, error) {
+	r, err := d.reader()
+	if err != nil {
+		return store.Command{}, err
+	}
+	c, err := scanCommand(r.QueryRowContext(ctx, `SELECT `+commandCols+` FROM commands WHERE id = ?`, id))
+	return c, dbErr("get command", err)
+}
+
+// NextCommand returns the modem's oldest (by CreatedAt, then ID) queued command
+// that has not expired (ExpiresAt zero or not before now) when none of its
+// commands is sent or acknowledged.
+func (d *DB) NextCommand(ctx context.Context, modemID int64, now time.Time) (store.Command, bool, error) {
+	r, err := d.reader()
+	if err != nil {
+		return store.Command{}, false, err
+	}
+	c, err := scanCommand(r.QueryRowContext(ctx, `SELECT `+commandCols+` FROM commands
+		WHERE modem_id = ?1 AND state = 'queued' AND (expires_at = 0 OR expires_at >= ?2)
+		AND NOT EXISTS (SELECT 1 FROM commands WHERE modem_id = ?1 AND state IN ('sent', 'acknowledged'))
+		ORDER BY created_at, id LIMIT 1`, modemID, ms(now)))
+	return found(c, err, "next command")
+}
+
+// InFlight returns the modem's command that is sent or acknowledged, if any (the
+// oldest, should there be more than one).
+func (d *DB) InFlight(ctx context.Context, modemID int64) (store.Command, bool, error) {
+	r, err := d.reader()
+	if err != nil {
+		return store.Command{}, false, err
+	}
+	c, err := scanCommand(r.QueryRowContext(ctx, `SELECT `+commandCols+` FROM commands
+		WHERE modem_id = ? AND state IN ('sent', 'acknowledged') ORDER BY created_at, id LIMIT 1`, modemID))
+	return found(c, err, "in flight")
+}
+
+func found(c store.Command, err error, op string) (store.Command, bool, error) {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Command{}, false, nil
+	}
+	if err != nil {
+		return store.Command{}, false, dbErr(op, err)
+	}
+	return c, true, nil
+}
+
+// moveErr explains why an UPDATE guarded by a state condition changed nothing:
+// store.ErrNotFound or store.ErrInvalidMove.
+func moveErr(ctx context.Context, tx *sql.Tx, op, id string) error {
+	var state string
+	err := tx.QueryRowContext(ctx, `SELECT state FROM commands WHERE id = ?`, id).Scan(&state)
+	if err != nil {
+		return dbErr(op, err)
+	}
+	return fmt.Errorf("sqlite: %s: command %q is %s: %w", op, id, state, store.ErrInvalidMove)
+}
+
+// MarkSent moves a queued or sent command to sent, sets SentAt and increments
+// Attempts; store.ErrInvalidMove from any other state.
+func (d *DB) MarkSent(ctx context.Context, id string, at time.Time) error {
+	return d.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE commands SET state = 'sent', sent_at = ?, attempts = attempts + 1
+			WHERE id = ? AND state IN ('queued', 'sent')`, ms(at), id)
+		if err != nil {
+			return dbErr("mark sent", err)
+		}
+		if !inserted(res) {
+			return moveErr(ctx, tx, "mark sent", id)
+		}
+		return nil
+	})
+}
+
+// Finish moves a non-terminal command to expired or timed_out with msg as its
+// message and DoneAt at. Any other target state, or a terminal command, gives
+// store.ErrInvalidMove.
+func (d *DB) Finish(ctx context.Context, id string, state store.CommandState, msg string, at time.Time) error {
+	if state != store.CmdExpired && state != store.CmdTimedOut {
+		return fmt.Errorf("sqlite: finish command %q: target state %q is not expired or timed_out: %w", id, state, store.ErrInvalidMove)
+	}
+	return d.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE commands SET state = ?, message = ?, done_at = ?
+			WHERE id = ? AND state IN `+liveStates, string(state), msg, ms(at), id)
+		if err != nil {
+			return dbErr("finish command", err)
+		}
+		if !inserted(res) {
+			return moveErr(ctx, tx, "finish command", id)
+		}
+		return nil
+	})
+}
+
+// ExpireDue finishes as expired (DoneAt now) every non-terminal command whose
+// ExpiresAt is set and before now, and returns them as updated, oldest expiry
+// first.
+func (d *DB) ExpireDue(ctx context.Context, now time.Time) ([]store.Command, error) {
+	var out []store.Command
+	err := d.write(ctx, func(tx *sql.Tx) error {
+		// The WHERE repeats the partial index condition so the planner can use it.
+		rows, err := tx.QueryContext(ctx, `UPDATE commands SET state = 'expired', done_at = ?1
+			WHERE state IN `+liveStates+` AND expires_at > 0 AND expires_at < ?1
+			RETURNING `+commandCols, ms(now))
+		if err != nil {
+			return dbErr("expire due", err)
+		}
+		out, err = collect(rows, "expire due", scanCommand)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	sortCommands(out)
+	return out, nil
+}
+
+// sortCommands orders by ExpiresAt, then CreatedAt, then ID (RETURNING gives no order).
+func sortCommands(cs []store.Command) {
+	slices.SortFunc(cs, func(a, b store.Command) int {
+		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+}
+
+// ListCommands returns the modem's newest commands first (by CreatedAt, then ID),
+// at most limit; limit <= 0 means all.
+func (d *DB) ListCommands(ctx context.Context, modemID int64, limit int) ([]store.Command, error) {
+	r, err := d.reader()
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := r.QueryContext(ctx, `SELECT `+commandCols+` FROM commands WHERE modem_id = ?
+		ORDER BY created_at DESC, id DESC LIMIT ?`, modemID, limit)
+	if err != nil {
+		return nil, dbErr("list commands", err)
+	}
+	return collect(rows, "list commands", scanCommand)
+}
+
+// PendingModems returns, ascending, the modems that have queued commands not
+// expired at now (whether or not one of their commands is in flight).
+func (d *DB) PendingModems(ctx context.Context, now time.Time) ([]int64, error) {
+	r, err := d.reader()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.QueryContext(ctx, `SELECT DISTINCT modem_id FROM commands
+		WHERE state = 'queued' AND (expires_at = 0 OR expires_at >= ?) ORDER BY modem_id`, ms(now))
+	if err != nil {
+		return nil, dbErr("pending modems", err)
+	}
+	return collect(rows, "pending modems", func(s scanner) (int64, error) {
+		var id int64
+		err := s.Scan(&id)
+		return id, err
+	})
+}

@@ -1,0 +1,318 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"vendgate/gateway/internal/store"
+)
+
+// Statements of ApplyUplinks, prepared once on the writer connection.
+const (
+	// qModems loads every modem of the batch at once; its argument is a JSON
+	// array of ids, so one prepared statement serves any batch.
+	qModems = `SELECT m.id, m.epoch, coalesce(v.id, 0) FROM json_each(?) j
+		JOIN modems m ON m.id = j.value LEFT JOIN machines v ON v.modem_id = m.id`
+	qTouch = `UPDATE modems SET last_seen = max(last_seen, ?) WHERE id = ?`
+	// An empty phone in a hello keeps the stored one (operators may have set it).
+	qHello = `UPDATE modems SET iccid = ?1, hw_version = ?2, boot_version = ?3, firmware = ?4,
+		phone = CASE WHEN ?5 != '' THEN ?5 ELSE phone END, bus = ?6,
+		cashless_on = ?7, cashless_addr = ?8, hb_interval = ?9, caps = ?10 WHERE id = ?11`
+	qPresence  = `UPDATE modems SET online = ?, epoch = ? WHERE id = ?`
+	qHeartbeat = `UPDATE modems SET uptime = ?1, signal = ?2, vm_link = ?3, errors = ?4, last_hb = ?5,
+		last_seen = max(last_seen, ?6) WHERE id = ?7 AND last_hb <= ?5`
+	qEvent = `INSERT INTO events (modem_id, vm_id, msg_id, code, time, payload) VALUES (?,?,?,?,?,?)
+		ON CONFLICT (modem_id, msg_id) DO NOTHING`
+	qVend = `INSERT INTO vends (modem_id, vm_id, msg_id, selection, price, payment, type, ok, time, command_id)
+		VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (modem_id, msg_id) DO NOTHING`
+	qAudit = `INSERT INTO audits (modem_id, vm_id, msg_id, port, time, received, data, valid, error, command_id)
+		VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (modem_id, msg_id) DO NOTHING`
+	qLastSale  = `UPDATE machines SET last_sale = max(last_sale, ?) WHERE id = ?`
+	qAuditTime = `UPDATE machines SET last_acquired_report = max(last_acquired_report, ?1),
+		last_report = CASE WHEN ?2 THEN max(last_report, ?1) ELSE last_report END WHERE id = ?3`
+	qResultGet = `SELECT modem_id, state FROM commands WHERE id = ?`
+	qResultSet = `UPDATE commands SET state = ?, status = ?, code = ?, message = ?, result = coalesce(?, result),
+		acked_at = CASE WHEN ? AND acked_at = 0 THEN ? ELSE acked_at END,
+		done_at = CASE WHEN ? THEN ? ELSE done_at END
+		WHERE id = ?`
+)
+
+// uplinkQueries are prepared at Open.
+var uplinkQueries = []string{qModems, qTouch, qHello, qPresence, qHeartbeat, qEvent, qVend, qAudit,
+	qLastSale, qAuditTime, qResultGet, qResultSet}
+
+// modemState is what one batch learned about a modem.
+type modemState struct {
+	vmID     int64  // machine bound to it (fixed for the transaction: we are the only writer)
+	epoch    uint64 // stored presence epoch, kept current through the batch
+	lastSeen int64  // newest Received of the batch
+	written  int64  // last_seen already written by the batch (heartbeats write it)
+}
+
+// batch is the per-call state of ApplyUplinks: statements bound to the
+// transaction on first use and what is known about each modem.
+type batch struct {
+	d      *DB
+	ctx    context.Context
+	tx     *sql.Tx
+	stmts  map[string]*sql.Stmt
+	modems map[int64]*modemState
+	order  []int64
+}
+
+func (b *batch) stmt(q string) (*sql.Stmt, error) {
+	if s, ok := b.stmts[q]; ok {
+		return s, nil
+	}
+	s, err := b.d.txStmt(b.ctx, b.tx, q)
+	if err != nil {
+		return nil, err
+	}
+	b.stmts[q] = s
+	return s, nil
+}
+
+func (b *batch) exec(q string, args ...any) (sql.Result, error) {
+	s, err := b.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(b.ctx, args...)
+}
+
+// load reads, in one query, every modem the batch names. Modems that do not
+// exist stay absent and their uplinks are skipped.
+func (b *batch) load(ups []store.Uplink) error {
+	ids := make([]int64, 0, len(ups))
+	for i := range ups {
+		id := ups[i].ModemID
+		if _, ok := b.modems[id]; !ok {
+			b.modems[id] = nil
+			ids = append(ids, id)
+		}
+	}
+	arg, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	s, err := b.stmt(qModems)
+	if err != nil {
+		return err
+	}
+	rows, err := s.QueryContext(b.ctx, string(arg))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, epoch, vm int64
+		if err := rows.Scan(&id, &epoch, &vm); err != nil {
+			return err
+		}
+		b.modems[id] = &modemState{vmID: vm, epoch: uint64(epoch)}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if b.modems[id] != nil {
+			b.order = append(b.order, id)
+		}
+	}
+	return nil
+}
+
+// validate rejects a batch with an uplink whose Kind field is missing before
+// anything is written.
+func validate(batch []store.Uplink) error {
+	for i, u := range batch {
+		ok := false
+		switch u.Kind {
+		case store.UpHello:
+			ok = u.Hello != nil
+		case store.UpPresence:
+			ok = u.Presence != nil
+		case store.UpHeartbeat:
+			ok = u.Heartbeat != nil
+		case store.UpEvent:
+			ok = u.Event != nil
+		case store.UpVend:
+			ok = u.Vend != nil
+		case store.UpAudit:
+			ok = u.Audit != nil
+		case store.UpResult:
+			ok = u.Result != nil
+		}
+		if !ok {
+			return fmt.Errorf("sqlite: apply uplinks: uplink %d: kind %d without its field", i, u.Kind)
+		}
+	}
+	return nil
+}
+
+// ApplyUplinks writes the batch in one transaction, in order. Besides the
+// contract in store.Uplinks:
+//   - uplinks of a modem id that does not exist are skipped (they cannot fail the
+//     batch, which the ingest would otherwise redeliver forever);
+//   - last_seen becomes the newest Received of the batch (never moves back);
+//   - a heartbeat older (by Received) than the stored one updates only last_seen;
+//   - an Event, Vend or Audit with an empty MsgID is never deduplicated;
+//   - a Result for a command of another modem is ignored like an unknown one.
+//
+// An uplink whose Kind field is nil is a programming error: the whole batch is
+// refused before anything is written.
+func (d *DB) ApplyUplinks(ctx context.Context, ups []store.Uplink) error {
+	if len(ups) == 0 {
+		return nil
+	}
+	if err := validate(ups); err != nil {
+		return err
+	}
+	return d.write(ctx, func(tx *sql.Tx) error {
+		b := &batch{d: d, ctx: ctx, tx: tx, stmts: make(map[string]*sql.Stmt, 8), modems: make(map[int64]*modemState)}
+		defer func() {
+			for _, s := range b.stmts {
+				s.Close() // closes the tx binding only; the prepared statement stays on the connection
+			}
+		}()
+		if err := b.load(ups); err != nil {
+			return dbErr("apply uplinks: load modems", err)
+		}
+		for i := range ups {
+			if err := b.apply(&ups[i]); err != nil {
+				return dbErr(fmt.Sprintf("apply uplinks: uplink %d (kind %d, modem %d)", i, ups[i].Kind, ups[i].ModemID), err)
+			}
+		}
+		for _, id := range b.order {
+			st := b.modems[id]
+			if st.lastSeen <= st.written {
+				continue
+			}
+			if _, err := b.exec(qTouch, st.lastSeen, id); err != nil {
+				return dbErr("apply uplinks: last seen", err)
+			}
+		}
+		return nil
+	})
+}
+
+func (b *batch) apply(u *store.Uplink) error {
+	st := b.modems[u.ModemID]
+	if st == nil {
+		return nil // unknown modem
+	}
+	var err error
+	recv := ms(u.Received)
+	st.lastSeen = max(st.lastSeen, recv)
+
+	switch u.Kind {
+	case store.UpHello:
+		h := u.Hello
+		_, err = b.exec(qHello, h.ICCID, h.HWVersion, h.BootVersion, h.Firmware, h.Phone, h.Bus,
+			b2i(h.CashlessOn), h.CashlessAddr, h.HBInterval, encodeCaps(h.Caps), u.ModemID)
+
+	case store.UpPresence:
+		p := u.Presence
+		// A presence older than the newest applied belongs to a connection that has
+		// been taken over; equal epochs are the same connection going on or off.
+		if p.Epoch < st.epoch {
+			return nil
+		}
+		st.epoch = p.Epoch
+		_, err = b.exec(qPresence, b2i(p.Online), int64(p.Epoch), u.ModemID)
+
+	case store.UpHeartbeat:
+		h := u.Heartbeat
+		var res sql.Result
+		// last_seen is written with the heartbeat, saving the final touch when
+		// nothing newer follows in the batch.
+		res, err = b.exec(qHeartbeat, h.Uptime, h.Signal, b2i(h.VMLink), int64(h.Errors), recv, st.lastSeen, u.ModemID)
+		if err == nil && inserted(res) {
+			st.written = st.lastSeen
+		}
+
+	case store.UpEvent:
+		e := u.Event
+		_, err = b.exec(qEvent, u.ModemID, st.vmID, nullStr(e.MsgID), e.Code, ms(e.Time), rawJSON(e.Payload))
+
+	case store.UpVend:
+		v := u.Vend
+		var res sql.Result
+		res, err = b.exec(qVend, u.ModemID, st.vmID, nullStr(v.MsgID), v.Selection, v.Price, v.Payment, v.Type,
+			b2i(v.OK), ms(v.Time), v.CommandID)
+		if err == nil && v.OK && st.vmID != 0 && inserted(res) {
+			_, err = b.exec(qLastSale, ms(v.Time), st.vmID)
+		}
+
+	case store.UpAudit:
+		a := u.Audit
+		rcv := a.Received
+		if rcv.IsZero() {
+			rcv = u.Received
+		}
+		var res sql.Result
+		res, err = b.exec(qAudit, u.ModemID, st.vmID, nullStr(a.MsgID), a.Port, ms(a.Time), ms(rcv), a.Data,
+			b2i(a.Valid), a.Error, a.CommandID)
+		if err == nil && st.vmID != 0 && inserted(res) {
+			_, err = b.exec(qAuditTime, ms(a.Time), b2i(a.Valid), st.vmID)
+		}
+
+	case store.UpResult:
+		err = b.result(u.ModemID, recv, u.Result)
+	}
+	return err
+}
+
+func inserted(res sql.Result) bool {
+	n, err := res.RowsAffected()
+	return err == nil && n > 0
+}
+
+// result moves a command along its state machine (see store.Commands).
+func (b *batch) result(modemID, at int64, r *store.CommandResult) error {
+	s, err := b.stmt(qResultGet)
+	if err != nil {
+		return err
+	}
+	var (
+		owner int64
+		state string
+	)
+	err = s.QueryRowContext(b.ctx, r.CommandID).Scan(&owner, &state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // unknown command: a late answer to something we never stored
+	}
+	if err != nil {
+		return err
+	}
+	cur := store.CommandState(state)
+	if owner != modemID || cur.Terminal() {
+		return nil
+	}
+	next, ack, done := resultState(cur, r.Status)
+	_, err = b.exec(qResultSet, string(next), r.Status, r.Code, r.Message, rawJSON(r.Result),
+		b2i(ack), at, b2i(done), at, r.CommandID)
+	return err
+}
+
+// resultState maps a protocol status to the command's next state: accepted and
+// in_progress acknowledge, the four final statuses finish with the same name.
+// An unknown status leaves the state alone (its fields are still recorded).
+func resultState(cur store.CommandState, status string) (next store.CommandState, ack, done bool) {
+	switch status {
+	case "accepted", "in_progress":
+		return store.CmdAcknowledged, true, false
+	case "succeeded":
+		return store.CmdSucceeded, false, true
+	case "failed":
+		return store.CmdFailed, false, true
+	case "rejected":
+		return store.CmdRejected, false, true
+	case "expired":
+		return store.CmdExpired, false, true
+	}
+	return cur, false, false
+}
