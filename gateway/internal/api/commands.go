@@ -1,0 +1,149 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+
+	"vendgate/gateway/internal/store"
+	"vendgate/protocol"
+)
+
+const msgCommandNotFound = "Command not found"
+
+// IdempotencyHeader optionally carries a client-chosen key for the commands a
+// request submits (vendgate extension): retrying the request with the same key
+// submits nothing new. The command id is the key (or key.name for /set, which
+// may submit several).
+const IdempotencyHeader = "Idempotency-Key"
+
+// keyRe is the protocol's id alphabet, with room left for ".cashless_address".
+var keyRe = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,40}$`)
+
+func idempotencyKey(r *http.Request) (string, error) {
+	k := r.Header.Get(IdempotencyHeader)
+	if k == "" {
+		return "", nil
+	}
+	if !keyRe.MatchString(k) {
+		return "", errBadRequest("The Idempotency-Key header must be 1..40 of [A-Za-z0-9_.:-].")
+	}
+	return k, nil
+}
+
+// submit hands a command to the Commander.
+func (s *server) submit(r *http.Request, sess *session, id string, modemID, vmID int64, name protocol.CommandName, args any) (store.Command, error) {
+	cmd, _, err := s.cfg.Commands.Submit(r.Context(), CommandRequest{
+		ID: id, ModemID: modemID, VMID: vmID, UserID: sess.User.ID,
+		Name: name, Args: args, TTL: s.cfg.CommandTTL,
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return store.Command{}, errStatus(http.StatusConflict, SubConflict, "The command id is already used by another command.")
+	}
+	return cmd, err
+}
+
+// commandJSON is a command (vendgate extension).
+type commandJSON struct {
+	ID        string          `json:"id"`
+	ModemID   int64           `json:"modem_id"`
+	VMID      *int64          `json:"vm_id"`
+	Name      string          `json:"name"`
+	Args      json.RawMessage `json:"args"`
+	State     string          `json:"state"`
+	Status    *string         `json:"status"`
+	Code      int             `json:"code"`
+	Message   *string         `json:"message"`
+	Result    json.RawMessage `json:"result"`
+	Attempts  int             `json:"attempts"`
+	CreatedAt *string         `json:"created_at"`
+	SentAt    *string         `json:"sent_at"`
+	AckedAt   *string         `json:"acked_at"`
+	DoneAt    *string         `json:"done_at"`
+	ExpiresAt *string         `json:"expires_at"`
+}
+
+// rawOrNull keeps valid stored JSON and turns anything else into null.
+func rawOrNull(b json.RawMessage) json.RawMessage {
+	if len(b) == 0 || !json.Valid(b) {
+		return json.RawMessage("null")
+	}
+	return b
+}
+
+func toCommandJSON(c store.Command) commandJSON {
+	out := commandJSON{
+		ID: c.ID, ModemID: c.ModemID, Name: c.Name, Args: rawOrNull(c.Args), State: string(c.State),
+		Status: nullStr(c.Status), Code: c.Code, Message: nullStr(c.Message), Result: rawOrNull(c.Result),
+		Attempts: c.Attempts, CreatedAt: fmtTime(c.CreatedAt, nil), SentAt: fmtTime(c.SentAt, nil),
+		AckedAt: fmtTime(c.AckedAt, nil), DoneAt: fmtTime(c.DoneAt, nil), ExpiresAt: fmtTime(c.ExpiresAt, nil),
+	}
+	if c.VMID != 0 {
+		vm := c.VMID
+		out.VMID = &vm
+	}
+	return out
+}
+
+// handleCommandGet is GET /v2/commands/{id}; commands of another company's
+// modems are not found.
+func (s *server) handleCommandGet(w http.ResponseWriter, r *http.Request, sess *session) error {
+	id := r.PathValue("id")
+	if len(id) == 0 || len(id) > 64 {
+		return errNotFound(msgCommandNotFound)
+	}
+	c, err := s.cfg.Store.GetCommand(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errNotFound(msgCommandNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := s.modemFor(r, sess, c.ModemID); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+			return errNotFound(msgCommandNotFound)
+		}
+		return err
+	}
+	writeJSON(w, http.StatusOK, toCommandJSON(c))
+	return nil
+}
+
+// Limits of GET /v2/modems/{id}/commands.
+const (
+	defaultCommandLimit = 50
+	maxCommandLimit     = 500
+)
+
+// handleModemCommands is GET /v2/modems/{id}/commands?limit=N, newest first.
+func (s *server) handleModemCommands(w http.ResponseWriter, r *http.Request, sess *session) error {
+	id, err := pathID(r, "id", msgModemNotFound)
+	if err != nil {
+		return err
+	}
+	limit := defaultCommandLimit
+	if q := r.URL.Query().Get("limit"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 1 || n > maxCommandLimit {
+			return errBadRequest("The limit parameter must be an integer from 1 to " + strconv.Itoa(maxCommandLimit) + ".")
+		}
+		limit = n
+	}
+	m, err := s.modemFor(r, sess, id)
+	if err != nil {
+		return err
+	}
+	cs, err := s.cfg.Store.ListCommands(r.Context(), m.ID, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]commandJSON, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, toCommandJSON(c))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
