@@ -1,0 +1,298 @@
+// Package gateway is vendgate's composition root: it wires the embedded MQTT
+// broker, the ingest writer, the command flow, the store and the REST API into
+// one object with New and Run. It is the only package that knows every concrete
+// type; its sub-packages under internal/ know only the small interfaces they
+// consume.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"vendgate/dex/evadts"
+	"vendgate/gateway/internal/api"
+	"vendgate/gateway/internal/auth"
+	"vendgate/gateway/internal/broker"
+	"vendgate/gateway/internal/command"
+	"vendgate/gateway/internal/ingest"
+	"vendgate/gateway/internal/metrics"
+	"vendgate/gateway/internal/presence"
+	"vendgate/gateway/internal/store"
+	"vendgate/gateway/internal/store/sqlite"
+	"vendgate/protocol"
+)
+
+// Gateway is a running vendgate.
+type Gateway struct {
+	cfg    Config
+	log    *slog.Logger
+	db     store.Store
+	m      *metrics.Metrics
+	w      *ingest.Writer
+	cmds   *command.Service
+	br     *broker.Broker
+	http   *http.Server
+	httpLn net.Listener
+
+	// AdminPassword is the generated password of the first admin, when this
+	// start created it; empty otherwise.
+	AdminPassword string
+
+	closeOnce sync.Once
+}
+
+// DBPath is where the SQLite database of a data directory lives.
+func DBPath(dataDir string) string { return filepath.Join(dataDir, "vendgate.db") }
+
+// New opens the store, creates the first admin if there is none, and binds the
+// MQTT and HTTP listeners (so Addr methods answer at once). Run serves.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("gateway: data dir: %w", err)
+	}
+	db, err := sqlite.Open(ctx, DBPath(cfg.DataDir))
+	if err != nil {
+		return nil, fmt.Errorf("gateway: open store: %w", err)
+	}
+	g := &Gateway{cfg: cfg, log: log, db: db}
+	ok := false
+	defer func() {
+		if !ok {
+			g.Close()
+		}
+	}()
+	if err := g.ensureAdmin(ctx); err != nil {
+		return nil, err
+	}
+
+	g.m = metrics.New(metrics.Sources{
+		Connected:  func() int { return g.br.Count() },
+		QueueDepth: func() int { return g.w.Depth() },
+	})
+	g.w = ingest.NewWriter(db, ingest.WriterConfig{QueueSize: cfg.IngestQueue, MaxBatch: cfg.IngestBatch, Observe: g.m.Ingested})
+	g.cmds = command.New(db, publisher{g}, g.m, command.Config{
+		AckTimeout: time.Duration(cfg.AckTimeout), ExecTimeout: time.Duration(cfg.ExecTimeout),
+		MaxAttempts: cfg.CommandAttempts, DefaultTTL: time.Duration(cfg.CommandTTL), Logger: log.With("part", "command"),
+	})
+	h := &ingest.Handler{W: g.w, Store: db, Commands: g.cmds, Count: g.m, Audit: checkAudit, Log: log.With("part", "ingest")}
+	g.br, err = broker.New(broker.Config{
+		Listen: cfg.MQTTListen, ConnectTimeout: time.Duration(cfg.ConnectTimeout), MaxKeepalive: uint16(cfg.MaxKeepalive),
+		MaxClients: cfg.MaxClients, WritesPending: cfg.WritesPending, Logger: log.With("part", "broker"),
+	}, modemAuth{db: db, count: g.m}, h)
+	if err != nil {
+		return nil, err
+	}
+	apiHandler, err := api.New(api.Config{
+		Store: db, Commands: commander{g.cmds}, Presence: presence.Config{DefaultHB: time.Duration(cfg.DefaultHeartbeat)},
+		AccessTTL: time.Duration(cfg.AccessTTL), RefreshTTL: time.Duration(cfg.RefreshTTL), CommandTTL: time.Duration(cfg.CommandTTL),
+		Logger: log.With("part", "api"), Metrics: g.m.Handler(), Ready: g.ready, OnError: g.m.HTTPError,
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.httpLn, err = net.Listen("tcp", cfg.HTTPListen)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: http listen: %w", err)
+	}
+	g.http = &http.Server{Handler: apiHandler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	ok = true
+	return g, nil
+}
+
+// MQTTAddr is the broker's bound address (valid after Run has started it).
+func (g *Gateway) MQTTAddr() net.Addr { return g.br.Addr() }
+
+// HTTPAddr is the REST API's bound address.
+func (g *Gateway) HTTPAddr() net.Addr { return g.httpLn.Addr() }
+
+// Store gives tests and tools access to the store.
+func (g *Gateway) Store() store.Store { return g.db }
+
+func (g *Gateway) ready(ctx context.Context) error { return g.db.Ping(ctx) }
+
+// Run serves until ctx ends, then shuts down gracefully: the broker stops taking
+// messages first, every uplink already acknowledged or waiting is written, then
+// the store closes.
+func (g *Gateway) Run(ctx context.Context, started func()) error {
+	var wg sync.WaitGroup
+	wg.Go(g.w.Run)
+	cctx, cancelCmds := context.WithCancel(context.Background())
+	wg.Go(func() { g.cmds.Run(cctx) })
+	if err := g.br.Start(); err != nil {
+		cancelCmds()
+		g.w.Close()
+		wg.Wait()
+		return err
+	}
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- g.http.Serve(g.httpLn) }()
+	g.log.Info("vendgate serving", "mqtt", g.br.Addr().String(), "http", g.httpLn.Addr().String(), "data", g.cfg.DataDir)
+	if started != nil {
+		started()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-httpErr:
+	}
+	g.log.Info("vendgate shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = g.http.Shutdown(sctx)
+	_ = g.br.Close()
+	cancelCmds()
+	g.w.Close()
+	wg.Wait()
+	g.Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Close releases the store; Run calls it.
+func (g *Gateway) Close() {
+	g.closeOnce.Do(func() {
+		if g.httpLn != nil {
+			_ = g.httpLn.Close()
+		}
+		if g.db != nil {
+			_ = g.db.Close()
+		}
+	})
+}
+
+func (g *Gateway) ensureAdmin(ctx context.Context) error {
+	n, err := g.db.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	pw := g.cfg.AdminPassword
+	if pw == "" {
+		if pw, err = auth.RandomPassword(16); err != nil {
+			return err
+		}
+		g.AdminPassword = pw
+		if err := os.WriteFile(filepath.Join(g.cfg.DataDir, "admin-password.txt"), []byte(pw+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	hash, err := auth.Hash(pw, auth.UserIterations)
+	if err != nil {
+		return err
+	}
+	return g.db.CreateUser(ctx, &store.User{CompanyID: store.DefaultCompanyID, Email: g.cfg.AdminEmail,
+		PasswordHash: hash, FirstName: "Admin", Role: "admin", Active: true, CreatedAt: time.Now()})
+}
+
+// publisher sends commands through the broker.
+type publisher struct{ g *Gateway }
+
+func (p publisher) Publish(imei, topic string, payload []byte, qos byte) error {
+	return p.g.br.Publish(imei, topic, payload, qos)
+}
+
+// commander adapts the command service to the API.
+type commander struct{ s *command.Service }
+
+func (c commander) Submit(ctx context.Context, r api.CommandRequest) (store.Command, bool, error) {
+	cmd, created, err := c.s.Submit(ctx, command.Request{ID: r.ID, ModemID: r.ModemID, VMID: r.VMID, UserID: r.UserID,
+		Name: r.Name, Args: r.Args, TTL: r.TTL})
+	return cmd, created, err
+}
+
+// modemAuth checks modem credentials against the store.
+type modemAuth struct {
+	db    store.Modems
+	count *metrics.Metrics
+}
+
+// ErrBadCredentials is returned for an unknown modem or a wrong password.
+var ErrBadCredentials = errors.New("gateway: bad modem credentials")
+
+func (a modemAuth) Authenticate(ctx context.Context, imei, password string) (int64, error) {
+	m, err := a.db.GetModemByIMEI(ctx, imei)
+	if err == nil {
+		err = auth.Check(password, m.PasswordHash)
+	}
+	if err != nil {
+		a.count.Connection("refused")
+		return 0, ErrBadCredentials
+	}
+	return m.ID, nil
+}
+
+// checkAudit parses and validates an EVA-DTS audit; it returns why it is
+// invalid, or "" when every audit in the text is valid (named deviations and a
+// missing check value are valid; a wrong check value or a cut-short audit are
+// not). An invalid audit is still stored, marked invalid.
+func checkAudit(text []byte) string {
+	reports, err := evadts.ParseBytes(text)
+	if len(reports) == 0 {
+		if err == nil {
+			err = evadts.ErrNoAudit
+		}
+		return "not an EVA-DTS audit: " + err.Error()
+	}
+	for i, r := range reports {
+		if v := r.Validate(); !v.Valid() {
+			return fmt.Sprintf("audit %d of %d: %s", i+1, len(reports), v.String())
+		}
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// AddModem provisions a modem in the data directory's store (also while a
+// gateway runs on it). The password must be at least auth.MinModemPassword long.
+func AddModem(ctx context.Context, dataDir, imei, password string) (int64, error) {
+	if !protocol.ValidIMEI(imei) {
+		return 0, fmt.Errorf("gateway: %q is not an IMEI (14 to 16 digits)", imei)
+	}
+	if len(password) < auth.MinModemPassword {
+		return 0, fmt.Errorf("gateway: modem password must be at least %d characters", auth.MinModemPassword)
+	}
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return 0, err
+	}
+	db, err := sqlite.Open(ctx, DBPath(dataDir))
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	hash, err := auth.Hash(password, auth.ModemIterations)
+	if err != nil {
+		return 0, err
+	}
+	m := &store.Modem{CompanyID: store.DefaultCompanyID, IMEI: imei, PasswordHash: hash, CreatedAt: time.Now()}
+	if err := db.CreateModem(ctx, m); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			if err := db.SetModemPassword(ctx, imei, hash); err != nil {
+				return 0, err
+			}
+			got, err := db.GetModemByIMEI(ctx, imei)
+			return got.ID, err
+		}
+		return 0, err
+	}
+	return m.ID, nil
+}

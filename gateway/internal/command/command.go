@@ -1,0 +1,439 @@
+// Package command carries commands from operators to modems: it stores them,
+// delivers at most one at a time per modem when the modem is connected, resends
+// after a silent modem or a reconnect (with the same id, so the modem executes it
+// once), and finishes them as expired or timed out when the modem never answers.
+//
+// State lives in the store, so queued commands survive a gateway restart and go
+// out when the modem comes back. The in-memory part only tracks which modems are
+// connected and when each in-flight command was last sent.
+package command
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"vendgate/gateway/internal/store"
+	"vendgate/protocol"
+)
+
+// Publisher sends a message to a connected modem (the broker).
+type Publisher interface {
+	Publish(imei, topic string, payload []byte, qos byte) error
+}
+
+// Observer is told about state changes (metrics). Any method may be nil-safe no-op.
+type Observer interface {
+	Command(state string)
+	CommandRoundTrip(d time.Duration)
+	InFlight(n int)
+}
+
+// Config tunes the Service.
+type Config struct {
+	AckTimeout  time.Duration // no answer to a sent command within this: resend (default 30 s)
+	ExecTimeout time.Duration // acknowledged but no final result within this: timed_out (default 5 min)
+	MaxAttempts int           // sends before timed_out (default 3)
+	DefaultTTL  time.Duration // expiry when a request gives none (default 24 h)
+	Workers     int           // dispatch workers; a modem always maps to the same one (default 4)
+	Tick        time.Duration // how often timeouts are checked (default 1 s)
+	Now         func() time.Time
+	Logger      *slog.Logger
+}
+
+// Request asks for a command.
+type Request struct {
+	ID      string // idempotency key; empty: generated
+	ModemID int64
+	VMID    int64
+	UserID  int64
+	Name    protocol.CommandName
+	Args    any // one of the protocol *Args types, or nil
+	TTL     time.Duration
+}
+
+type flight struct {
+	modemID int64
+	sentAt  time.Time
+	acked   bool
+	ackedAt time.Time
+}
+
+// Service is the command flow.
+type Service struct {
+	st  store.Store
+	pub Publisher
+	obs Observer
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	online  map[int64]string // modem id → IMEI of modems subscribed to their command topic
+	flights map[string]*flight
+
+	kicks []chan int64
+	wg    sync.WaitGroup
+}
+
+// New makes a Service; Run starts it.
+func New(st store.Store, pub Publisher, obs Observer, cfg Config) *Service {
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = 30 * time.Second
+	}
+	if cfg.ExecTimeout <= 0 {
+		cfg.ExecTimeout = 5 * time.Minute
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 3
+	}
+	if cfg.DefaultTTL <= 0 {
+		cfg.DefaultTTL = 24 * time.Hour
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{st: st, pub: pub, obs: obs, cfg: cfg, log: cfg.Logger,
+		online: make(map[int64]string), flights: make(map[string]*flight)}
+	for range cfg.Workers {
+		s.kicks = append(s.kicks, make(chan int64, 4096))
+	}
+	return s
+}
+
+// ErrArgs wraps an invalid command request.
+var ErrArgs = errors.New("command: invalid arguments")
+
+// Submit stores a command and delivers it when its modem is free. A repeated id
+// returns the stored command and created false.
+func (s *Service) Submit(ctx context.Context, r Request) (store.Command, bool, error) {
+	now := s.cfg.Now()
+	ttl := r.TTL
+	if ttl <= 0 {
+		ttl = s.cfg.DefaultTTL
+	}
+	id := r.ID
+	if id == "" {
+		id = NewID(now)
+	}
+	// Validate through the wire contract so nothing the modem would refuse is stored.
+	req, err := protocol.NewCommandRequest(id, r.Name, r.Args, now, now.Add(ttl))
+	if err != nil {
+		return store.Command{}, false, fmt.Errorf("%w: %v", ErrArgs, err)
+	}
+	c := store.Command{ID: id, ModemID: r.ModemID, VMID: r.VMID, UserID: r.UserID, Name: string(r.Name),
+		Args: req.Args, State: store.CmdQueued, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	stored, created, err := s.st.CreateCommand(ctx, c)
+	if err != nil {
+		return store.Command{}, false, err
+	}
+	if created {
+		s.observe(string(store.CmdQueued))
+		s.Kick(r.ModemID)
+	}
+	return stored, created, nil
+}
+
+// ModemReady is called when a modem subscribed to its command topic: anything
+// queued or left in flight (a reconnect, a gateway restart) goes out now.
+func (s *Service) ModemReady(modemID int64, imei string) {
+	s.mu.Lock()
+	s.online[modemID] = imei
+	// Forget send times of this modem: what is in flight is resent on dispatch.
+	for id, f := range s.flights {
+		if f.modemID == modemID {
+			delete(s.flights, id)
+		}
+	}
+	s.mu.Unlock()
+	s.Kick(modemID)
+}
+
+// ModemGone is called when a modem's connection ended (not a takeover).
+func (s *Service) ModemGone(modemID int64) {
+	s.mu.Lock()
+	delete(s.online, modemID)
+	s.mu.Unlock()
+}
+
+// ResultStored is called after a command result from the modem was committed.
+func (s *Service) ResultStored(modemID int64, res store.CommandResult) {
+	st := protocol.Status(res.Status)
+	now := s.cfg.Now()
+	s.mu.Lock()
+	f := s.flights[res.CommandID]
+	if f != nil && !st.Terminal() && !f.acked {
+		f.acked, f.ackedAt = true, now
+	}
+	if st.Terminal() {
+		delete(s.flights, res.CommandID)
+	}
+	n := len(s.flights)
+	s.mu.Unlock()
+	if s.obs != nil {
+		s.obs.InFlight(n)
+	}
+	if !st.Terminal() {
+		s.observe(string(store.CmdAcknowledged))
+		return
+	}
+	s.observe(res.Status)
+	ctx := context.Background()
+	if c, err := s.st.GetCommand(ctx, res.CommandID); err == nil {
+		if s.obs != nil && !c.DoneAt.IsZero() {
+			s.obs.CommandRoundTrip(c.DoneAt.Sub(c.CreatedAt))
+		}
+		s.finished(ctx, c)
+	}
+	s.Kick(modemID)
+}
+
+// finished runs follow-ups of a command that ended.
+func (s *Service) finished(ctx context.Context, c store.Command) {
+	if c.Name != string(protocol.CmdRequest) || c.VMID == 0 {
+		return
+	}
+	var a protocol.RequestArgs
+	if err := json.Unmarshal(c.Args, &a); err != nil {
+		return
+	}
+	// The data request ends when its command does, whatever the outcome: a
+	// report that came is already stored, one that did not will not come.
+	if err := s.st.SatisfyRequest(ctx, c.VMID, a.Report, a.Config, s.cfg.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Warn("satisfy request", "vm", c.VMID, "err", err)
+	}
+}
+
+// Kick asks for a dispatch attempt for the modem.
+func (s *Service) Kick(modemID int64) {
+	ch := s.kicks[uint64(modemID)%uint64(len(s.kicks))]
+	select {
+	case ch <- modemID:
+	default:
+		// The worker is far behind; the periodic sweep will retry this modem.
+		s.log.Warn("command dispatch queue full", "modem", modemID)
+	}
+}
+
+// Run dispatches and checks timeouts until ctx ends.
+func (s *Service) Run(ctx context.Context) {
+	for _, ch := range s.kicks {
+		s.wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case id := <-ch:
+					s.dispatch(ctx, id)
+				}
+			}
+		})
+	}
+	s.wg.Go(func() {
+		t := time.NewTicker(s.cfg.Tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.sweep(ctx)
+			}
+		}
+	})
+	s.wg.Wait()
+}
+
+func (s *Service) dispatch(ctx context.Context, modemID int64) {
+	s.mu.Lock()
+	imei, ok := s.online[modemID]
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	now := s.cfg.Now()
+	c, ok, err := s.st.InFlight(ctx, modemID)
+	if err != nil {
+		s.log.Warn("in-flight lookup", "modem", modemID, "err", err)
+		return
+	}
+	if ok {
+		s.mu.Lock()
+		_, tracked := s.flights[c.ID]
+		s.mu.Unlock()
+		if tracked {
+			return // one in flight per modem
+		}
+		// In flight from before a reconnect or restart: send it again, same id.
+		if c.State == store.CmdAcknowledged {
+			s.track(c.ID, modemID, now, true)
+			return
+		}
+	} else {
+		c, ok, err = s.st.NextCommand(ctx, modemID, now)
+		if err != nil || !ok {
+			if err != nil {
+				s.log.Warn("next command", "modem", modemID, "err", err)
+			}
+			return
+		}
+	}
+	s.send(ctx, imei, c, now)
+}
+
+func (s *Service) send(ctx context.Context, imei string, c store.Command, now time.Time) {
+	if c.Attempts >= s.cfg.MaxAttempts {
+		s.finish(ctx, c, store.CmdTimedOut, fmt.Sprintf("no answer after %d sends", c.Attempts))
+		return
+	}
+	req := protocol.CommandRequest{
+		Header: protocol.Header{V: protocol.Version, ID: c.ID, TS: protocol.Millis(now)},
+		Name:   protocol.CommandName(c.Name), Args: c.Args, Exp: protocol.Millis(c.ExpiresAt),
+	}
+	payload, err := protocol.Encode(req)
+	if err != nil {
+		s.finish(ctx, c, store.CmdFailed, "cannot encode: "+err.Error())
+		return
+	}
+	// Mark first, publish second: a fast answer must find the command sent.
+	if err := s.st.MarkSent(ctx, c.ID, now); err != nil {
+		s.log.Warn("mark sent", "cmd", c.ID, "err", err)
+		return
+	}
+	s.track(c.ID, c.ModemID, now, false)
+	s.observe(string(store.CmdSent))
+	if err := s.pub.Publish(imei, protocol.CommandRequestTopic(imei, c.ID), payload, 1); err != nil {
+		// The modem went away; the command stays sent and goes out again when it returns.
+		s.log.Debug("publish command", "cmd", c.ID, "err", err)
+	}
+}
+
+func (s *Service) track(id string, modemID int64, at time.Time, acked bool) {
+	s.mu.Lock()
+	s.flights[id] = &flight{modemID: modemID, sentAt: at, acked: acked, ackedAt: at}
+	n := len(s.flights)
+	s.mu.Unlock()
+	if s.obs != nil {
+		s.obs.InFlight(n)
+	}
+}
+
+func (s *Service) finish(ctx context.Context, c store.Command, state store.CommandState, msg string) {
+	if err := s.st.Finish(ctx, c.ID, state, msg, s.cfg.Now()); err != nil {
+		if !errors.Is(err, store.ErrInvalidMove) {
+			s.log.Warn("finish command", "cmd", c.ID, "err", err)
+		}
+		return
+	}
+	s.mu.Lock()
+	delete(s.flights, c.ID)
+	s.mu.Unlock()
+	s.observe(string(state))
+	if c2, err := s.st.GetCommand(ctx, c.ID); err == nil {
+		s.finished(ctx, c2)
+	}
+	s.Kick(c.ModemID)
+}
+
+// sweep expires commands past their expiry and handles silent modems.
+func (s *Service) sweep(ctx context.Context) {
+	now := s.cfg.Now()
+	expired, err := s.st.ExpireDue(ctx, now)
+	if err != nil {
+		s.log.Warn("expire commands", "err", err)
+	}
+	for _, c := range expired {
+		s.mu.Lock()
+		delete(s.flights, c.ID)
+		s.mu.Unlock()
+		s.observe(string(store.CmdExpired))
+		s.finished(ctx, c)
+		s.Kick(c.ModemID)
+	}
+	type due struct {
+		id      string
+		modemID int64
+		acked   bool
+	}
+	var todo []due
+	s.mu.Lock()
+	for id, f := range s.flights {
+		if (!f.acked && now.Sub(f.sentAt) > s.cfg.AckTimeout) || (f.acked && now.Sub(f.ackedAt) > s.cfg.ExecTimeout) {
+			todo = append(todo, due{id, f.modemID, f.acked})
+		}
+	}
+	s.mu.Unlock()
+	for _, d := range todo {
+		c, err := s.st.GetCommand(ctx, d.id)
+		if err != nil || c.State.Terminal() {
+			s.mu.Lock()
+			delete(s.flights, d.id)
+			s.mu.Unlock()
+			continue
+		}
+		if d.acked {
+			s.finish(ctx, c, store.CmdTimedOut, "no final result in time")
+			continue
+		}
+		s.mu.Lock()
+		imei, online := s.online[d.modemID]
+		if !online {
+			delete(s.flights, d.id) // resent when the modem is back
+		}
+		s.mu.Unlock()
+		if online {
+			s.send(ctx, imei, c, now)
+		}
+	}
+}
+
+func (s *Service) observe(state string) {
+	if s.obs != nil {
+		s.obs.Command(state)
+	}
+}
+
+// NewID returns a time-ordered command id: 26 characters of Crockford base32,
+// 48 bits of milliseconds then 80 random bits (the ULID layout).
+func NewID(t time.Time) string {
+	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	var b [16]byte
+	ms := uint64(t.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	_, _ = rand.Read(b[6:])
+	// 128 bits → 26 base32 digits (the first carries 3 bits).
+	var out [26]byte
+	var acc uint64
+	var bits uint
+	j := 25
+	for i := 15; i >= 0; i-- {
+		acc |= uint64(b[i]) << bits
+		bits += 8
+		for bits >= 5 {
+			out[j] = alphabet[acc&31]
+			acc >>= 5
+			bits -= 5
+			j--
+		}
+	}
+	if j >= 0 {
+		out[j] = alphabet[acc&31]
+	}
+	return string(out[:])
+}

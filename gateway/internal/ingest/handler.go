@@ -1,0 +1,202 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"vendgate/gateway/internal/broker"
+	"vendgate/gateway/internal/store"
+	"vendgate/protocol"
+)
+
+// Commands is what the handler tells the command flow.
+type Commands interface {
+	ModemReady(modemID int64, imei string)
+	ModemGone(modemID int64)
+	ResultStored(modemID int64, res store.CommandResult)
+}
+
+// Counter counts messages (metrics).
+type Counter interface {
+	Message(class, outcome string)
+	Rejected(class, reason string)
+	Connection(event string)
+}
+
+// AuditCheck validates an audit's text; it returns "" when the audit is valid,
+// otherwise why not. Nil accepts every non-empty audit.
+type AuditCheck func(text []byte) string
+
+// Handler receives everything the broker sees from modems: it decodes uplinks,
+// refuses malformed ones, writes the rest through the Writer and then tells the
+// command flow. It implements broker.Handler.
+type Handler struct {
+	W        *Writer
+	Store    store.Store
+	Commands Commands
+	Count    Counter
+	Audit    AuditCheck
+	Log      *slog.Logger
+	// SubmitTimeout bounds how long one uplink may wait for the store before the
+	// modem's connection is closed unacknowledged (default 10 s).
+	SubmitTimeout time.Duration
+}
+
+var _ broker.Handler = (*Handler)(nil)
+
+// epoch orders a modem's connections across gateway restarts: the connection's
+// start in microseconds.
+func epoch(c broker.Conn) uint64 { return uint64(c.At.UnixMicro()) }
+
+// Connected marks the modem online.
+func (h *Handler) Connected(c broker.Conn) {
+	h.Count.Connection("connected")
+	h.enqueue(store.Uplink{Kind: store.UpPresence, ModemID: c.ModemID, Received: c.At,
+		Presence: &store.Presence{Online: true, Epoch: epoch(c)}})
+}
+
+// Disconnected marks the modem offline unless a newer connection took over.
+func (h *Handler) Disconnected(c broker.Conn, takenOver bool, err error) {
+	if takenOver {
+		h.Count.Connection("taken_over")
+		return
+	}
+	h.Count.Connection("disconnected")
+	h.Commands.ModemGone(c.ModemID)
+	reason := "disconnect"
+	if err != nil {
+		reason = err.Error()
+	}
+	h.enqueue(store.Uplink{Kind: store.UpPresence, ModemID: c.ModemID, Received: time.Now(),
+		Presence: &store.Presence{Online: false, Epoch: epoch(c), Reason: reason}})
+}
+
+// Subscribed lets queued commands go to the modem.
+func (h *Handler) Subscribed(c broker.Conn) { h.Commands.ModemReady(c.ModemID, c.IMEI) }
+
+// Delivered is the modem's PUBACK for a command; the command's own result is
+// what moves its state, so nothing is written here.
+func (h *Handler) Delivered(c broker.Conn, topic string) {}
+
+func (h *Handler) enqueue(up store.Uplink) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout())
+	defer cancel()
+	if err := h.W.Enqueue(ctx, up); err != nil && h.Log != nil {
+		h.Log.Warn("presence not written", "modem", up.ModemID, "err", err)
+	}
+}
+
+func (h *Handler) timeout() time.Duration {
+	if h.SubmitTimeout > 0 {
+		return h.SubmitTimeout
+	}
+	return 10 * time.Second
+}
+
+// Publish stores one uplink before it is acknowledged.
+func (h *Handler) Publish(c broker.Conn, topic string, payload []byte, qos byte, retain bool) error {
+	t, err := protocol.ParseTopic(topic)
+	if err != nil || t.IMEI != c.IMEI || !t.Class.Uplink() {
+		h.reject(protocol.ClassUnknown, "topic", c, err)
+		return broker.ErrDrop
+	}
+	msg, err := protocol.Decode(t.Class, payload)
+	if err != nil {
+		h.reject(t.Class, protocol.Reason(err), c, err)
+		return broker.ErrDrop
+	}
+	now := time.Now()
+	up := store.Uplink{ModemID: c.ModemID, Received: now}
+	switch m := msg.(type) {
+	case protocol.Hello:
+		if m.IMEI != c.IMEI {
+			h.reject(t.Class, "invalid_value", c, errors.New("hello imei differs from the topic"))
+			return broker.ErrDrop
+		}
+		up.Kind = store.UpHello
+		up.Hello = &store.Hello{ICCID: m.ICCID, HWVersion: m.HWVersion, BootVersion: m.BootVersion,
+			Firmware: m.Firmware, Phone: m.Phone, Bus: string(m.Bus), CashlessOn: m.Cashless.Enabled,
+			CashlessAddr: m.Cashless.Address, HBInterval: m.HBInterval, Caps: m.Caps}
+	case protocol.State:
+		// The broker's connection events are authoritative for presence; a state
+		// message only counts as a sign of life, or as a clean "going offline".
+		up.Kind = store.UpPresence
+		up.Presence = &store.Presence{Online: m.Online, Epoch: epoch(c), Reason: m.Reason}
+	case protocol.Heartbeat:
+		up.Kind = store.UpHeartbeat
+		up.Heartbeat = &store.Heartbeat{Uptime: m.Uptime, Signal: m.Signal, VMLink: m.VMLink, Errors: m.Errors, Epoch: m.Epoch}
+	case protocol.Event:
+		up.Kind = store.UpEvent
+		up.Event = &store.Event{ModemID: c.ModemID, MsgID: m.ID, Code: m.Code, Time: protocol.FromMillis(m.Time), Payload: m.Payload}
+	case protocol.Vend:
+		up.Kind = store.UpVend
+		up.Vend = &store.Vend{ModemID: c.ModemID, MsgID: m.ID, Selection: m.Selection, Price: m.Price,
+			Payment: string(m.Payment), Type: string(m.Type), OK: m.OK, Time: protocol.FromMillis(m.Time), CommandID: m.Cmd}
+	case protocol.Audit:
+		text, err := m.Text()
+		if err != nil {
+			h.reject(t.Class, protocol.Reason(err), c, err)
+			return broker.ErrDrop
+		}
+		a := &store.Audit{ModemID: c.ModemID, MsgID: m.ID, Port: m.Port, Time: protocol.FromMillis(m.Time),
+			Received: now, Data: text, Valid: true, CommandID: m.Cmd}
+		if h.Audit != nil {
+			if why := h.Audit(text); why != "" {
+				a.Valid, a.Error = false, why
+			}
+		}
+		up.Kind = store.UpAudit
+		up.Audit = a
+	case protocol.CommandResult:
+		if m.Cmd != t.CmdID {
+			h.reject(t.Class, "invalid_value", c, errors.New("result cmd differs from the topic"))
+			return broker.ErrDrop
+		}
+		up.Kind = store.UpResult
+		up.Result = &store.CommandResult{CommandID: m.Cmd, Status: string(m.Status), Code: m.Code, Message: m.Message, Result: m.Result}
+	default:
+		h.reject(t.Class, "topic", c, errors.New("not an uplink"))
+		return broker.ErrDrop
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout())
+	defer cancel()
+	if err := h.W.Submit(ctx, up); err != nil {
+		h.Count.Message(t.Class.String(), "error")
+		if h.Log != nil {
+			h.Log.Warn("uplink not stored", "imei", c.IMEI, "class", t.Class.String(), "err", err)
+		}
+		return err
+	}
+	h.Count.Message(t.Class.String(), "stored")
+	h.after(up)
+	return nil
+}
+
+// after runs the follow-ups of a committed uplink.
+func (h *Handler) after(up store.Uplink) {
+	switch up.Kind {
+	case store.UpResult:
+		h.Commands.ResultStored(up.ModemID, *up.Result)
+	case store.UpAudit:
+		if !up.Audit.Valid {
+			return
+		}
+		ctx := context.Background()
+		vm, err := h.Store.GetMachineByModem(ctx, up.ModemID)
+		if err != nil {
+			return
+		}
+		if err := h.Store.SatisfyRequest(ctx, vm.ID, true, false, up.Received); err != nil && !errors.Is(err, store.ErrNotFound) && h.Log != nil {
+			h.Log.Warn("satisfy report request", "vm", vm.ID, "err", err)
+		}
+	}
+}
+
+func (h *Handler) reject(class protocol.Class, reason string, c broker.Conn, err error) {
+	h.Count.Rejected(class.String(), reason)
+	if h.Log != nil {
+		h.Log.Debug("uplink rejected", "imei", c.IMEI, "class", class.String(), "reason", reason, "err", err)
+	}
+}
