@@ -1,14 +1,14 @@
 // Package machine is a simple, deterministic model of a vending machine used by the
-// modem emulator (emulator/modem): N selections with prices and stock, sales counters
-// since initialisation, door and fault flags, a queue of machine events, and an
-// EVA-DTS audit rendered from the counters.
+// modem emulator (emulator/modem) and by "vendemu vm": N selections with prices and
+// stock, sales counters since initialisation and since the last reset, door and fault
+// flags, a queue of machine events, and an EVA-DTS audit built from the counters.
 //
 // It is the "device" layer of the emulator: it does no I/O and starts no goroutines.
 // Randomness comes from a seeded source and time from a Now function, so two machines
 // made with the same Config behave identically.
 //
-// The audit follows EVA-DTS 6.x data-transfer-standard layout (DXS, ST, ID1, VA1, CA2,
-// DA2, PA1/PA2 per selection, G85, SE, DXE); G85 is CRC-16/ARC over the text from the
-// "S" of ST through the CRLF that ends the record before G85 (EVA-DTS §2.4.3, see
-// shared/research/dex.md §2.2).
+// The audit is an evadts.Report (EVA-DTS 6.2 §2.5–2.8: ID1, ID4, VA1, VA3, CA2, CA3,
+// DA2, EA2, EA3, EA4, EA7, PA1/PA2/PA4 per selection) written by evadts.Encode, which
+// computes G85 (CRC-16/ARC over ST..the CRLF before G85, §2.4.3) and SE. The machine
+// serves it over the DEX link through dex.Slave (emulator/modem, cmd/vendemu vm).
 package machine

@@ -42,6 +42,11 @@ type Config struct {
 	Model      string           // machine model (ID102); "" means "VGEMU"
 	Seed       int64            // seed of the random source (prices, random vends and events)
 	Now        func() time.Time // clock; nil means time.Now
+	// ResetOnRead makes every Audit zero the "since last reset" counters
+	// after taking its snapshot, as a machine in AUTO read mode does
+	// (EVA-DTS 6.2 §2.6, SD105/SD106). Off, the reset counters equal the
+	// init ones (a machine nobody ever reset).
+	ResetOnRead bool
 }
 
 // Selection is one product slot.
@@ -99,6 +104,15 @@ type Machine struct {
 	dropped  int64
 	audits   int
 	lastRead time.Time
+
+	// Audit bookkeeping (audit.go).
+	initAt    time.Time        // EA4: when the machine was initialised (New)
+	doorOpens int64            // EA2 EGS since init
+	faults    map[string]int64 // EA2 per fault code since init
+	faultSeq  []string         // fault codes in order of first appearance
+	powerUps  int64            // EA7 since init
+	resetsN   int64            // EA310: resets since init
+	base      resetBase        // counters at the last reset
 }
 
 // New builds a machine from cfg.
@@ -120,7 +134,9 @@ func New(cfg Config) *Machine {
 		now = time.Now
 	}
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x76656e64)) //nolint:gosec // simulation, not crypto
-	m := &Machine{cfg: cfg, now: now, rng: rng}
+	cfg.Serial, cfg.Model = auditSafe(cfg.Serial), auditSafe(cfg.Model)
+	m := &Machine{cfg: cfg, now: now, rng: rng, faults: map[string]int64{}}
+	m.initAt = now()
 	for i := 0; i < cfg.Selections; i++ {
 		price := int64(50 + 10*rng.IntN(20)) // 50..240 in steps of 10
 		if i < len(cfg.Prices) && cfg.Prices[i] >= 0 {
@@ -318,6 +334,9 @@ func (m *Machine) SetDoor(open bool) {
 
 func (m *Machine) setDoorLocked(open bool) {
 	m.door = open
+	if open {
+		m.doorOpens++
+	}
 	m.emitLocked(EventDoor, map[string]any{"open": open})
 }
 
@@ -334,6 +353,12 @@ func (m *Machine) SetFault(code string) {
 func (m *Machine) setFaultLocked(code string) {
 	prev := m.fault
 	m.fault = code
+	if code != "" {
+		if m.faults[code] == 0 {
+			m.faultSeq = append(m.faultSeq, code)
+		}
+		m.faults[code]++
+	}
 	if code == "" {
 		code = prev
 	}
@@ -360,6 +385,7 @@ func (m *Machine) restockLocked() {
 func (m *Machine) PowerUp() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.powerUps++
 	m.emitLocked(EventPower, nil)
 }
 
@@ -380,17 +406,19 @@ func (m *Machine) Events() []Event {
 	return ev
 }
 
-// Audit reads the machine's audit: an EVA-DTS text rendered from the counters. Each
-// read queues a TEVA event.
+// Audit reads the machine's audit: the EVA-DTS text of its counters (see
+// audit.go for the records). Each read counts in EA3, queues a TEVA event
+// and, with Config.ResetOnRead, zeroes the "since last reset" counters.
 func (m *Machine) Audit() []byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	now := m.now()
 	m.audits++
-	m.lastRead = m.now()
-	snap := auditSnapshot{
-		serial: m.cfg.Serial, model: m.cfg.Model, cnt: m.cnt,
-		sels: append([]Selection(nil), m.sels...), reads: m.audits,
+	r := m.reportLocked(now)
+	m.lastRead = now
+	if m.cfg.ResetOnRead {
+		m.resetLocked()
 	}
 	m.emitLocked(EventAuditRead, map[string]any{"reads": m.audits})
-	return renderAudit(snap)
+	return encodeAudit(r)
 }

@@ -1,6 +1,7 @@
 package modem
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -217,8 +218,12 @@ func (m *Modem) execute(sess *session, req protocol.CommandRequest, args any) {
 		m.dispense(req, a)
 	case protocol.RequestArgs:
 		if a.Report {
-			if err := m.sendAudit(req.ID); err != nil {
-				m.answer(req, protocol.StatusFailed, protocol.CodeInternal, err.Error(), nil)
+			if err := m.sendAudit(context.Background(), req.ID); err != nil {
+				code := protocol.CodeInternal
+				if errors.Is(err, ErrDEX) {
+					code = protocol.CodeVMUnreachable // the machine did not answer on its DEX jack
+				}
+				m.answer(req, protocol.StatusFailed, code, err.Error(), nil)
 				return
 			}
 		}

@@ -25,4 +25,10 @@
 // a command it cannot run is answered "rejected" directly. It remembers the
 // results of the last 32 command ids and answers a repeated id with its stored result
 // without executing it again, and answers "expired" to a command whose exp has passed.
+//
+// Audits (request{report}, SendAudit) are read from the machine the way a modem on
+// the DEX jack reads them (EVA-DTS 6.2 chapter 4): a dex.Slave serving the machine's
+// audit and a dex.Master reading it, joined by an in-memory line (net.Pipe), with
+// the spec's timeouts but no turnaround delays (Config.DEX). The audit goes up on
+// port 2 (DEX); a failed read answers the command failed, CodeVMUnreachable.
 package modem

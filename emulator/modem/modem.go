@@ -17,6 +17,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"vendgate/dex"
 	"vendgate/emulator/machine"
 	"vendgate/protocol"
 )
@@ -40,6 +41,9 @@ var (
 	ErrConfig       = errors.New("modem: invalid config")
 	ErrNotConnected = errors.New("modem: not connected")
 	ErrSubscribe    = errors.New("modem: subscribe failed")
+	// ErrDEX marks a failed DEX read of the machine's audit; the error also
+	// matches the dex package's sentinel (dex.ErrTimeout, dex.ErrCRC, ...).
+	ErrDEX = errors.New("modem: dex read of the machine audit failed")
 )
 
 // ResultHook is called after the modem publishes a command's terminal result;
@@ -74,6 +78,12 @@ type Config struct {
 	InflightMax  int           // unacknowledged QoS 1 publishes at once
 	Seed         int64         // seeds jitter, signal and the default machine
 
+	// DEX configures the in-process DEX/UCS link over which the modem reads
+	// its machine's audit (both ends). nil means fast in-process timing:
+	// spec timeouts, but almost no turnaround delay or intersession pause.
+	// Set the spec defaults (dex.Config{}) to read at a real line's pace.
+	DEX *dex.Config
+
 	OnResult  ResultHook         // optional: every terminal command result
 	OnConnect func(epoch uint64) // optional: after each session's setup (state, hello, subscribe)
 }
@@ -92,7 +102,7 @@ type Stats struct {
 	CmdResults    map[protocol.Status]uint64
 	Connects      uint64            // successful sessions
 	Reconnects    uint64            // sessions after the first
-	Errors        map[string]uint64 // by kind: connect, subscribe, publish, decode, lost
+	Errors        map[string]uint64 // by kind: connect, subscribe, publish, decode, lost, dex
 	LastError     string
 }
 
@@ -127,6 +137,8 @@ type Modem struct {
 	cmds     map[string]*cmdEntry
 	cmdOrder []string
 	st       Stats
+
+	dexSlave func(*dex.Slave) // test hook: adjusts the machine end of the DEX link
 }
 
 // cmdEntry remembers what the modem answered to one command id.
@@ -837,13 +849,21 @@ func (m *Modem) Vend(sel int, payment protocol.Payment) (machine.VendRecord, err
 	return rec, err
 }
 
-// SendAudit reads the machine's audit and queues it (and the TEVA event).
-func (m *Modem) SendAudit() error { return m.sendAudit("") }
+// SendAudit reads the machine's audit over the DEX link and queues it (and
+// the TEVA event). An error wrapping ErrDEX means the machine could not be read.
+func (m *Modem) SendAudit() error { return m.sendAudit(context.Background(), "") }
 
-func (m *Modem) sendAudit(cmdID string) error {
-	text := m.mach.Audit()
+// sendAudit reads the audit through DEX (port 2 of protocol.Audit is the DEX
+// jack) and queues it.
+func (m *Modem) sendAudit(ctx context.Context, cmdID string) error {
+	text, err := m.readAudit(ctx)
+	if err != nil {
+		m.noteError("dex", err)
+		m.drainMachine()
+		return fmt.Errorf("%w: %w", ErrDEX, err)
+	}
 	a := protocol.Audit{Header: m.header(), Port: 2, Time: millis(m.now()), Data: string(text), Cmd: cmdID}
-	err := m.send(protocol.ClassAudit, a)
+	err = m.send(protocol.ClassAudit, a)
 	m.drainMachine()
 	return err
 }
