@@ -146,6 +146,12 @@ func (s *server) routes() {
 	s.handle("GET /v2/vending_machines/{id}/request/{rid}", s.authed(s.handleVMRequestGet))
 	s.handle("POST /v2/vending_machines/{id}/dispense", s.authed(s.handleVMDispense))
 	s.handle("POST /v2/vending_machines/{id}/vendista-credit", s.authed(s.handleVMCredit))
+
+	// Further areas, each in its own file.
+	s.routesAccess()
+	s.routesCatalog()
+	s.routesReports()
+	s.routesRegisters()
 }
 
 // handlerFunc is a handler that returns its error instead of writing it.

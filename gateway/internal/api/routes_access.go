@@ -1,0 +1,4 @@
+package api
+
+// routesAccess registers the access routes.
+func (s *server) routesAccess() {}

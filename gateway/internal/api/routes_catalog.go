@@ -1,0 +1,4 @@
+package api
+
+// routesCatalog registers the catalog routes.
+func (s *server) routesCatalog() {}

@@ -1,0 +1,4 @@
+package api
+
+// routesRegisters registers the registers routes.
+func (s *server) routesRegisters() {}

@@ -1,0 +1,4 @@
+package api
+
+// routesReports registers the reports routes.
+func (s *server) routesReports() {}
