@@ -17,7 +17,7 @@ import (
 // runDemo provisions n demo modems with machines and runs them as emulated
 // modems against the gateway over loopback, like real devices. The demo IMEIs
 // are 990000000000001 and up; their passwords are new at every start.
-func runDemo(ctx context.Context, g *gateway.Gateway, n int, cfg gateway.Config, log *slog.Logger) error {
+func runDemo(ctx context.Context, g *gateway.Gateway, n int, log *slog.Logger) error {
 	broker := "tcp://" + g.MQTTAddr().String()
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -37,7 +37,7 @@ func runDemo(ctx context.Context, g *gateway.Gateway, n int, cfg gateway.Config,
 		}
 		m, err := modem.New(modem.Config{Broker: broker, IMEI: imei, Password: pw, HBInterval: 10 * time.Second,
 			Keepalive: 30 * time.Second, Bus: bus, Cashless: protocol.Cashless{Enabled: true, Address: 1, Level: 3},
-			EventRate: 0.5, VendRate: 2, Seed: int64(i + 1), Logger: log.With("imei", imei)})
+			EventRate: 0.5, VendRate: 2, Seed: int64(i + 1), Logger: log})
 		if err != nil {
 			return err
 		}

@@ -137,7 +137,7 @@ Flags:
 		printWelcome(stdout, cfg, g)
 		if *demo > 0 {
 			go func() {
-				if err := runDemo(ctx, g, *demo, cfg, log.With("part", "demo")); err != nil && ctx.Err() == nil {
+				if err := runDemo(ctx, g, *demo, log.With("part", "demo")); err != nil && ctx.Err() == nil {
 					log.Error("demo fleet stopped", "err", err)
 				}
 			}()
