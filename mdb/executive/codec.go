@@ -46,6 +46,7 @@ const (
 	FramingOddParity
 )
 
+// String returns a readable form for logs and test names.
 func (f Framing) String() string {
 	switch f {
 	case FramingModeBit:
@@ -119,6 +120,7 @@ const (
 	OpAcceptData Opcode = 0x38
 )
 
+// String returns a readable form for logs and test names.
 func (o Opcode) String() string {
 	switch o {
 	case OpStatus:
@@ -180,6 +182,7 @@ func (c Command) AppendWords(dst []Word, f Framing) []Word {
 	return dst
 }
 
+// String returns a readable form for logs and test names.
 func (c Command) String() string {
 	if c.Op.dataLen() == 1 {
 		return fmt.Sprintf("%v %02X", c.Op, c.Data)
@@ -199,14 +202,18 @@ type Reply interface {
 type PNAK struct{}
 
 // Byte returns 0xFF.
-func (PNAK) Byte() byte     { return BytePNAK }
+func (PNAK) Byte() byte { return BytePNAK }
+
+// String returns a readable form for logs and test names.
 func (PNAK) String() string { return "PNAK" }
 
 // Ack is the VMC's acceptance (0x00) of ACCEPT DATA.
 type Ack struct{}
 
 // Byte returns 0x00.
-func (Ack) Byte() byte     { return ByteACK }
+func (Ack) Byte() byte { return ByteACK }
+
+// String returns a readable form for logs and test names.
 func (Ack) String() string { return "ACK" }
 
 // Status is the reply to STATUS.
@@ -238,6 +245,7 @@ func (s Status) Byte() byte {
 	return b | (s.Reserved&3)<<4 | s.Audit&0x0F
 }
 
+// String returns a readable form for logs and test names.
 func (s Status) String() string {
 	return fmt.Sprintf("STATUS(free=%t inhibited=%t reserved=%d audit=%X)", s.FreeVend, s.Inhibited, s.Reserved, s.Audit)
 }
@@ -259,6 +267,7 @@ func (r CreditReply) Byte() byte {
 	return r.Value
 }
 
+// String returns a readable form for logs and test names.
 func (r CreditReply) String() string {
 	if !r.Requested {
 		return "CREDIT(no vend request)"
@@ -282,6 +291,7 @@ func (v VendResult) OK() bool { return v.Code == ByteACK }
 // Byte returns the wire byte of v.
 func (v VendResult) Byte() byte { return v.Code }
 
+// String returns a readable form for logs and test names.
 func (v VendResult) String() string {
 	if v.OK() {
 		return "VEND(success)"
@@ -356,6 +366,7 @@ type ReplyError struct {
 	Byte byte
 }
 
+// Error implements error.
 func (e *ReplyError) Error() string {
 	return fmt.Sprintf("executive: unexpected reply %02X to %v", e.Byte, e.Op)
 }
@@ -371,6 +382,7 @@ type WordError struct {
 	Err    error // ErrParity, ErrUnknownCommand, ErrStray, ErrTruncated
 }
 
+// Error implements error.
 func (e *WordError) Error() string {
 	return fmt.Sprintf("executive: word %d (%v): %v", e.Offset, e.Word, trimPrefix(e.Err))
 }
@@ -385,6 +397,7 @@ type StreamError struct {
 	Byte   byte  // the byte that followed it
 }
 
+// Error implements error.
 func (e *StreamError) Error() string {
 	return fmt.Sprintf("executive: byte %d: invalid escape FF %02X", e.Offset, e.Byte)
 }
