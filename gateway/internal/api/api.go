@@ -60,6 +60,9 @@ type Config struct {
 
 	// OAuth client credentials accepted by /auth; empty = not checked.
 	ClientID, ClientSecret string
+
+	// Service holds the thresholds of the machines' service flags (zero: defaults).
+	Service ServiceConfig
 }
 
 // Defaults of Config.
@@ -81,6 +84,9 @@ type server struct {
 	log  *slog.Logger
 	mux  *http.ServeMux
 	locs sync.Map // tz name → *time.Location (nil value: invalid name)
+	// patterns are the mux patterns in registration order (the OpenAPI test
+	// compares them with the document).
+	patterns []string
 }
 
 // New returns the REST API handler.
@@ -158,6 +164,7 @@ func (s *server) routes() {
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 func (s *server) handle(pattern string, h handlerFunc) {
+	s.patterns = append(s.patterns, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			s.fail(w, r.Pattern, err)

@@ -111,8 +111,8 @@ func (s *server) toVMJSON(m store.Machine, modem *store.Modem, local bool, now t
 		IsCRTActive: m.IsCRTActive, InventoryNumber: nullStr(m.InventoryNumber), TrackBusVends: m.TrackBusVends,
 		MMID: m.ModelID, TZID: m.TZID, TZ: nullStr(m.TZ), LastEventDates: lastDates(m, loc),
 	}
-	// TODO(service flags): service (low_change, need_loading, no_recent_sales,
-	// ...), location, type and money come with their features; null until then.
+	// Service flags and location are filled by handleVMGet only (they need
+	// queries per machine); type and money come with their features.
 	if modem != nil {
 		out.IMEI = imeiValue(modem.IMEI)
 	}
@@ -218,7 +218,12 @@ func (s *server) handleVMGet(w http.ResponseWriter, r *http.Request, sess *sessi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.toVMDetail(m, modem, local, s.cfg.Now()))
+	out := s.toVMDetail(m, modem, local, s.cfg.Now())
+	// Service flags and the location cost queries of their own, so only the
+	// detail computes them (the list would do it for every machine).
+	out.Service = s.serviceValue(r.Context(), m)
+	out.Location = s.locationValue(r.Context(), m)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
