@@ -1,9 +1,11 @@
 package evadts
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"strings"
 )
 
@@ -106,9 +108,19 @@ type Reader struct {
 	pos     int
 	line    int
 	inAudit bool
-	lastID  string
+	lastID  idBuf // identifier of the last record (for errors)
 	lastLn  int
-	arena   []string
+	arena   []string // element storage for Read; arena[:used] handed out
+	used    int
+	stars   []int // '*' offsets of the last record (see rec), storage only
+	nstars  int   // len of the last record's stars
+	eol     uint8 // index in eols of the last record's line end
+	// With crcOn (set by the parser), next also computes crcLine, the
+	// CRC16 of the record text continuing from crcSeed, in the same pass
+	// over the text as the '*' search.
+	crcOn   bool
+	crcSeed uint16
+	crcLine uint16
 	done    bool
 }
 
@@ -202,34 +214,113 @@ func lastIndexNL(b []byte) int {
 // underlying reader is returned wrapped in a *ParseError after the data
 // read before it.
 func (rd *Reader) Read() (Segment, error) {
+	line, err := rd.next()
+	if line == "" {
+		return Segment{}, err
+	}
+	r := rd.rec(line)
+	seg := Segment{ID: r.ID, Raw: r.Raw, Line: r.Line, EOL: r.EOL}
+	if n := r.n(); n > 0 {
+		if len(rd.arena)-rd.used < n {
+			rd.arena = make([]string, max(n, 1024))
+			rd.used = 0
+		}
+		rd.used += n
+		seg.Elements = r.elements(rd.arena[rd.used-n : rd.used : rd.used])
+	}
+	return seg, err
+}
+
+// rec is a segment as the parser sees it. Element boundaries are offsets
+// into Raw (a pointer-free slice reused from record to record, so filling
+// it costs neither allocations nor GC write barriers); elements are cut
+// from Raw on demand.
+type rec struct {
+	ID   string
+	Raw  string
+	EOL  string
+	Line int
+	// stars holds the offset in Raw of every '*', then len(Raw); it is
+	// empty when Raw has no '*' (no elements). Element k (1-based) is
+	// Raw[stars[k-1]+1 : stars[k]].
+	stars []int
+}
+
+// n is the number of data elements.
+func (r *rec) n() int {
+	if len(r.stars) == 0 {
+		return 0
+	}
+	return len(r.stars) - 1
+}
+
+// field returns data element k (1-based), or "" when there are fewer.
+func (r *rec) field(k int) string {
+	if k >= len(r.stars) {
+		return ""
+	}
+	a, b := r.stars[k-1]+1, r.stars[k]
+	if a >= b {
+		// A literal "" holds no pointer: less for the GC to trace than an
+		// empty string pointing into the input chunk.
+		return ""
+	}
+	return r.Raw[a:b]
+}
+
+// empty reports whether element k (1-based, k <= n) is empty.
+func (r *rec) empty(k int) bool {
+	return r.stars[k] == r.stars[k-1]+1
+}
+
+// elements fills dst (len(dst) == r.n(), all "") with the data elements.
+func (r *rec) elements(dst []string) []string {
+	for k := range dst {
+		// dst is fresh (zero): leave empty elements alone, sparing the
+		// GC write barrier.
+		if a, b := r.stars[k]+1, r.stars[k+1]; a < b {
+			dst[k] = r.Raw[a:b]
+		}
+	}
+	return dst
+}
+
+// Line ends as read, indexed by Reader.eol.
+var eols = [...]string{"", "\n", "\r\n", "\r"}
+
+// next reads the next record and returns its text ("" with io.EOF or an
+// error that comes without a record; see Read). The rest of the record
+// (rd.rec) stays in pointer-free fields of rd, valid until the following
+// call, so that nothing per record is copied or stored through a pointer
+// (which would cost GC write barriers).
+func (rd *Reader) next() (string, error) {
 	for {
 		line, nl, ok := rd.nextLine()
 		if !ok {
 			if rd.done {
-				return Segment{}, io.EOF
+				return "", io.EOF
 			}
 			rd.done = true
 			if rd.rerr != nil {
 				rd.inAudit = false
-				return Segment{}, &ParseError{Line: rd.line, Segment: rd.lastID, Err: rd.rerr}
+				return "", &ParseError{Line: rd.line, Segment: rd.lastID.String(), Err: rd.rerr}
 			}
 			if rd.inAudit {
 				rd.inAudit = false
-				return Segment{}, &ParseError{Line: rd.lastLn, Segment: rd.lastID, Err: ErrTruncated}
+				return "", &ParseError{Line: rd.lastLn, Segment: rd.lastID.String(), Err: ErrTruncated}
 			}
-			return Segment{}, io.EOF
+			return "", io.EOF
 		}
 		rd.line++
-		eol := ""
+		eol := uint8(0)
 		if nl {
-			eol = "\n"
+			eol = 1
 		}
 		if n := len(line); n > 0 && line[n-1] == '\r' {
 			line = line[:n-1]
-			if nl {
-				eol = "\r\n"
-			} else {
-				eol = "\r"
+			eol = 2 // "\r\n"
+			if !nl {
+				eol = 3 // "\r" at the end of input
 			}
 		}
 		if !rd.inAudit {
@@ -241,24 +332,145 @@ func (rd *Reader) Read() (Segment, error) {
 		} else if len(line) == 0 {
 			continue // blank line inside an audit carries nothing
 		}
-		seg := rd.split(line)
-		seg.Line = rd.line
-		seg.EOL = eol
+		var stars []int
+		if rd.crcOn {
+			stars, rd.crcLine = findStarsCRC(rd.stars[:0], line, rd.crcSeed)
+		} else {
+			stars = findStars(rd.stars[:0], line)
+		}
+		idEnd := len(line)
+		if len(stars) > 0 {
+			idEnd = stars[0]
+			stars = append(stars, len(line))
+		}
+		if cap(stars) != cap(rd.stars) {
+			rd.stars = stars[:0] // grown; stored only then (a pointer store)
+		}
+		rd.nstars, rd.eol = len(stars), eol
+		id := line[:idEnd]
 		var err error
 		switch {
-		case seg.ID == "DXS":
+		case id == "DXS":
 			if rd.inAudit {
-				err = &ParseError{Line: rd.line, Segment: rd.lastID, Err: ErrTruncated}
+				err = &ParseError{Line: rd.line, Segment: rd.lastID.String(), Err: ErrTruncated}
 			}
 			rd.inAudit = true
-		case seg.ID == "DXE":
+		case id == "DXE":
 			rd.inAudit = false
-		case seg.ID == "":
+		case id == "":
 			err = &ParseError{Line: rd.line, Err: ErrBadSegment}
 		}
-		rd.lastID, rd.lastLn = seg.ID, rd.line
-		return seg, err
+		rd.lastID.set(line, idEnd)
+		rd.lastLn = rd.line
+		return line, err
 	}
+}
+
+// rec returns the record whose text next just returned.
+func (rd *Reader) rec(line string) rec {
+	stars := rd.stars[:rd.nstars]
+	id := line
+	if len(stars) > 0 {
+		id = line[:stars[0]]
+	}
+	return rec{ID: id, Raw: line, EOL: eols[rd.eol], Line: rd.line, stars: stars}
+}
+
+// idBuf holds a segment identifier packed into an integer when it is short
+// (all real ones are), so that remembering it for every record costs
+// neither a copy nor a GC write barrier.
+type idBuf struct {
+	n      int
+	packed uint64 // the identifier's bytes, little-endian, when n <= 8
+	long   string // the identifier when n > 8
+}
+
+// set remembers line[:n] (the common case is inlined).
+func (x *idBuf) set(line string, n int) {
+	x.n = n
+	if n <= 8 && len(line) >= 8 {
+		x.packed = load64(line) & (1<<(8*n) - 1) // n == 8: the mask is all ones
+		return
+	}
+	x.setSlow(line, n)
+}
+
+func (x *idBuf) setSlow(line string, n int) {
+	if n > 8 {
+		x.long = line[:n]
+		return
+	}
+	var v uint64
+	for i := n - 1; i >= 0; i-- {
+		v = v<<8 | uint64(line[i])
+	}
+	x.packed = v
+}
+
+// String returns the identifier.
+func (x *idBuf) String() string {
+	if x.n > 8 {
+		return x.long
+	}
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], x.packed)
+	return string(b[:x.n])
+}
+
+// findStars appends the offset of every '*' in line to dst. It tests eight
+// bytes per step (SWAR): elements are a few bytes long, so a strings.IndexByte
+// call per element costs more than it saves.
+func findStars(dst []int, line string) []int {
+	const (
+		ones  = 0x0101010101010101
+		low7  = 0x7F7F7F7F7F7F7F7F
+		stars = '*' * ones
+	)
+	j := 0
+	for ; j+8 <= len(line); j += 8 {
+		x := load64(line[j:]) ^ stars // '*' bytes become zero
+		// High bit set exactly in the zero bytes (no carries between bytes).
+		z := ^((x&low7 + low7) | x | low7)
+		for z != 0 {
+			dst = append(dst, j+bits.TrailingZeros64(z)>>3)
+			z &= z - 1
+		}
+	}
+	for ; j < len(line); j++ {
+		if line[j] == '*' {
+			dst = append(dst, j)
+		}
+	}
+	return dst
+}
+
+// findStarsCRC is findStars that also returns CRC16(crc, line), sharing
+// the loads of the word loop.
+func findStarsCRC(dst []int, line string, crc uint16) ([]int, uint16) {
+	const (
+		ones  = 0x0101010101010101
+		low7  = 0x7F7F7F7F7F7F7F7F
+		stars = '*' * ones
+	)
+	j := 0
+	for ; j+8 <= len(line); j += 8 {
+		w := load64(line[j:])
+		crc = crcWord(crc, w)
+		x := w ^ stars
+		z := ^((x&low7 + low7) | x | low7)
+		for z != 0 {
+			dst = append(dst, j+bits.TrailingZeros64(z)>>3)
+			z &= z - 1
+		}
+	}
+	for ; j < len(line); j++ {
+		c := line[j]
+		crc = crcTab[0][byte(crc)^c] ^ crc>>8
+		if c == '*' {
+			dst = append(dst, j)
+		}
+	}
+	return dst, crc
 }
 
 // findDXS locates the start of a DXS record in a line outside an audit: at
@@ -282,27 +494,4 @@ func findDXS(line string) int {
 
 func isAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
-}
-
-// split cuts a line at '*' into ID and elements, taking the element slice
-// from a shared arena to avoid one allocation per segment.
-func (rd *Reader) split(line string) Segment {
-	n := strings.Count(line, "*")
-	i := strings.IndexByte(line, '*')
-	if i < 0 {
-		return Segment{ID: line, Raw: line}
-	}
-	if len(rd.arena) < n {
-		rd.arena = make([]string, max(n, 1024))
-	}
-	el := rd.arena[:n:n]
-	rd.arena = rd.arena[n:]
-	rest := line[i+1:]
-	for k := 0; k < n-1; k++ {
-		j := strings.IndexByte(rest, '*')
-		el[k] = rest[:j]
-		rest = rest[j+1:]
-	}
-	el[n-1] = rest
-	return Segment{ID: line[:i], Elements: el, Raw: line}
 }
