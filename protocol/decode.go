@@ -55,7 +55,7 @@ var (
 	resetArgsFields           = []field(nil)
 	cashlessModeArgsFields    = req("enabled")
 	cashlessAddressArgsFields = req("address")
-	cashlessCreditArgsFields  = fields(req("amount", "auto_approve"), opt("timeout"))
+	cashlessCreditArgsFields  = fields(req("amount", "auto_approve"), opt("vends", "timeout"))
 	dispenseArgsFields        = fields(req("number", "cup", "sugar"), opt("discount"))
 	requestArgsFields         = req("report", "config")
 	setConfigArgsFields       = opt("hb_interval", "phone")

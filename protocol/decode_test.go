@@ -369,3 +369,19 @@ func TestDecodeErrorFormat(t *testing.T) {
 	assert.Equal(t, "unknown_field", Reason(&DecodeError{Err: ErrUnknownField}))
 	assert.Equal(t, "missing_field", Reason(&DecodeError{Err: ErrMissingField}))
 }
+
+func TestCashlessCreditVends(t *testing.T) {
+	ok := []byte(`{"v":1,"id":"c1","ts":1,"name":"cashless_credit","exp":2,"args":{"amount":150,"auto_approve":true,"vends":2}}`)
+	req, err := DecodeCommandRequest(ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := req.DecodeArgs()
+	if err != nil || a.(CashlessCreditArgs).Vends != 2 {
+		t.Fatalf("%+v %v", a, err)
+	}
+	bad, _ := DecodeCommandRequest([]byte(`{"v":1,"id":"c1","ts":1,"name":"cashless_credit","exp":2,"args":{"amount":150,"auto_approve":true,"vends":-1}}`))
+	if _, err := bad.DecodeArgs(); !errors.Is(err, ErrInvalidValue) {
+		t.Fatalf("vends -1: %v", err)
+	}
+}

@@ -363,8 +363,14 @@ func validateCashlessCreditArgs(a *CashlessCreditArgs) error {
 	if a.Timeout < 0 || a.Timeout > maxCreditTime {
 		return invalid(ClassCommandRequest, "args.timeout", "%d is not 0..%d seconds", a.Timeout, maxCreditTime)
 	}
+	if a.Vends < 0 || a.Vends > maxCreditVends {
+		return invalid(ClassCommandRequest, "args.vends", "%d is not 0..%d", a.Vends, maxCreditVends)
+	}
 	return nil
 }
+
+// maxCreditVends bounds how many vends one remote credit may pay for.
+const maxCreditVends = 100
 
 func validateDispenseArgs(a *DispenseArgs) error {
 	switch {
