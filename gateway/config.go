@@ -62,6 +62,10 @@ type Config struct {
 	IngestBatch int `json:"ingest_batch"` // uplinks per transaction at most (512)
 
 	LogLevel string `json:"log_level"` // debug, info, warn, error (info)
+
+	// Registers are the UKM5 cash registers to poll and where to push their
+	// status (see docs/registers.md); empty: none.
+	Registers RegistersConfig `json:"registers"`
 }
 
 // Defaults fills the zero fields.

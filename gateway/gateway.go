@@ -141,13 +141,20 @@ func (g *Gateway) Run(ctx context.Context, started func()) error {
 		wg.Wait()
 		return err
 	}
+	stopRegs, err := startRegisters(ctx, g, g.cfg.Registers)
+	if err != nil {
+		_ = g.br.Close()
+		cancelCmds()
+		g.w.Close()
+		wg.Wait()
+		return err
+	}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- g.http.Serve(g.httpLn) }()
 	g.log.Info("vendgate serving", "mqtt", g.br.Addr().String(), "http", g.httpLn.Addr().String(), "data", g.cfg.DataDir)
 	if started != nil {
 		started()
 	}
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-httpErr:
@@ -156,6 +163,7 @@ func (g *Gateway) Run(ctx context.Context, started func()) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = g.http.Shutdown(sctx)
+	stopRegs() // the poller writes its last states as it stops
 	_ = g.br.Close()
 	cancelCmds()
 	g.w.Close()
