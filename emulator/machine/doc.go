@@ -3,7 +3,10 @@
 // stock, sales counters since initialisation and since the last reset, door and fault
 // flags, a queue of machine events, and an EVA-DTS audit built from the counters.
 //
-// It is the "device" layer of the emulator: it does no I/O and starts no goroutines.
+// It is the "device" layer of the emulator: the model does no I/O and starts no
+// goroutines. CashlessVMC (cashless.go) is the machine's MDB controller for a
+// cashless reader (MDB 4.2 §7): it drives an mdb.MasterLink handed to it, in the
+// goroutine that calls its Run, and plays the customer of each session.
 // Randomness comes from a seeded source and time from a Now function, so two machines
 // made with the same Config behave identically.
 //

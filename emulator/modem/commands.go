@@ -82,8 +82,16 @@ func (m *Modem) precheck(args any) (int, string) {
 		if m.cfg.Bus != protocol.BusMDB && m.cfg.Bus != protocol.BusEXE {
 			return protocol.CodeUnsupported, "dispense needs an mdb or exe bus"
 		}
+		if m.cfg.Bus == protocol.BusEXE {
+			// mdb/executive exists, but the emulator does not run an
+			// Executive bus yet (see doc.go).
+			return protocol.CodeUnsupported, "dispense over the executive bus is not emulated"
+		}
 		if !m.hasSelection(a.Number) {
 			return protocol.CodeBadArgs, fmt.Sprintf("no selection %d", a.Number)
+		}
+		if code, why := m.busPrecheck(); code != protocol.CodeOK {
+			return code, why
 		}
 	case protocol.CashlessAddressArgs:
 		if a.Address != 1 && a.Address != 2 {
@@ -92,6 +100,9 @@ func (m *Modem) precheck(args any) (int, string) {
 	case protocol.CashlessCreditArgs:
 		if a.Amount <= 0 {
 			return protocol.CodeBadArgs, "amount must be > 0"
+		}
+		if code, why := m.busPrecheck(); code != protocol.CodeOK {
+			return code, why
 		}
 	case protocol.RequestArgs:
 		if !a.Report && !a.Config {
@@ -198,23 +209,46 @@ func (m *Modem) execute(sess *session, req protocol.CommandRequest, args any) {
 	ok := func(result any) { m.answer(req, protocol.StatusSucceeded, protocol.CodeOK, "", result) }
 	switch a := args.(type) {
 	case protocol.ResetArgs:
+		if m.mdb != nil {
+			m.mdb.Reset() // JUST RESET: the machine re-initialises the reader
+		}
 		ok(nil)
 		go m.reboot(sess)
 	case protocol.CashlessModeArgs:
 		m.mu.Lock()
 		m.cashless.Enabled = a.Enabled
 		m.mu.Unlock()
+		if m.mdb != nil {
+			m.mdb.SetEnabled(a.Enabled)
+		}
 		ok(nil)
 		_ = m.SendHello()
 	case protocol.CashlessAddressArgs:
 		m.mu.Lock()
 		m.cashless.Address = a.Address
 		m.mu.Unlock()
+		if m.mdb != nil {
+			// Answered once the machine has initialised the reader at the new address.
+			if err := m.mdb.SetAddress(context.Background(), a.Address); err != nil {
+				st, code := busFailure(err)
+				m.answer(req, st, code, err.Error(), nil)
+				_ = m.SendHello()
+				return
+			}
+		}
 		ok(nil)
 		_ = m.SendHello()
 	case protocol.CashlessCreditArgs:
+		if m.mdb != nil {
+			m.busCredit(req, a)
+			return
+		}
 		m.credit(req, a)
 	case protocol.DispenseArgs:
+		if m.mdb != nil {
+			m.busDispense(req, a)
+			return
+		}
 		m.dispense(req, a)
 	case protocol.RequestArgs:
 		if a.Report {
@@ -252,7 +286,8 @@ func (m *Modem) execute(sess *session, req protocol.CommandRequest, args any) {
 	}
 }
 
-// credit spends a remote cashless credit: with auto_approve the "customer" takes the
+// credit spends a remote cashless credit on a modem without a payment bus (the
+// model is acted on directly): with auto_approve the "customer" takes the
 // dearest product the remaining credit covers, up to Vends times.
 func (m *Modem) credit(req protocol.CommandRequest, a protocol.CashlessCreditArgs) {
 	m.answer(req, protocol.StatusSucceeded, protocol.CodeOK, "", nil)
@@ -276,7 +311,8 @@ func (m *Modem) credit(req protocol.CommandRequest, a protocol.CashlessCreditArg
 	}
 }
 
-// dispense vends a product for free; only a modem on a payment bus can do that.
+// dispense vends a product for free, acting on the model directly (a modem
+// whose bus is not emulated).
 func (m *Modem) dispense(req protocol.CommandRequest, a protocol.DispenseArgs) {
 	rec, err := m.mach.Vend(a.Number, protocol.PayNone)
 	if rec.Selection != "" {

@@ -31,4 +31,22 @@
 // audit and a dex.Master reading it, joined by an in-memory line (net.Pipe), with
 // the spec's timeouts but no turnaround delays (Config.DEX). The audit goes up on
 // port 2 (DEX); a failed read answers the command failed, CodeVMUnreachable.
+//
+// Payment bus (Bus mdb): while Run runs, the modem's cashless reader
+// (mdb/cashless Peripheral) and the machine's VMC (machine.CashlessVMC) talk MDB
+// over an in-memory pipe (package emulator/bus, Config.MDB). cashless_mode,
+// cashless_address, cashless_credit, dispense and reset act on the reader:
+// cashless_credit grants a session, the machine's customer buys, each vend goes
+// up as a vend (payment cashless, type paid, cmd = the command id), and the
+// command succeeds once the session has ended with a vend — or fails with
+// CodeTimeout when the customer bought nothing, CodeVMUnreachable when the
+// machine never opened a session. dispense pays one vend of the selection:
+// MDB 4.2 cannot make a machine vend by itself, so the emulated customer is told
+// to press it; the vend goes up as payment none, type free (the operator paid).
+// cashless_address succeeds once the machine has re-initialised the reader at
+// the new address; reset announces JUST RESET on the bus and reboots the modem.
+// Credit and dispense are refused (rejected) while cashless payments are off
+// (CodeUnsupported) or another one runs (CodeBusy). On other buses the commands
+// act on the machine model directly, except dispense on exe, which is rejected
+// CodeUnsupported: mdb/executive exists but no Executive bus is emulated yet.
 package modem

@@ -18,6 +18,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"vendgate/dex"
+	"vendgate/emulator/bus"
 	"vendgate/emulator/machine"
 	"vendgate/protocol"
 )
@@ -84,6 +85,12 @@ type Config struct {
 	// Set the spec defaults (dex.Config{}) to read at a real line's pace.
 	DEX *dex.Config
 
+	// MDB tunes the in-process MDB bus run when Bus is mdb: the modem's
+	// cashless reader on one end, the machine's VMC on the other (package
+	// emulator/bus). Address, Disabled and Level are taken from Cashless.
+	// Zero fields take the bus defaults (50 ms polls).
+	MDB bus.MDBConfig
+
 	OnResult  ResultHook         // optional: every terminal command result
 	OnConnect func(epoch uint64) // optional: after each session's setup (state, hello, subscribe)
 }
@@ -120,6 +127,7 @@ type Modem struct {
 	log  *slog.Logger
 	now  func() time.Time
 	mach *machine.Machine
+	mdb  *bus.MDB      // the payment bus when Bus is mdb, else nil
 	wake chan struct{} // buffered(1): the sender has something to do
 
 	mu       sync.Mutex
@@ -200,6 +208,14 @@ func New(cfg Config) (*Modem, error) {
 	}
 	m.st.CmdResults = map[protocol.Status]uint64{}
 	m.st.Errors = map[string]uint64{}
+	if cfg.Bus == protocol.BusMDB {
+		mc := cfg.MDB
+		mc.Address, mc.Disabled, mc.Level = cfg.Cashless.Address, !cfg.Cashless.Enabled, byte(cfg.Cashless.Level)
+		var err error
+		if m.mdb, err = bus.NewMDB(mach, mc); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+	}
 	m.rebootLocked()
 	return m, nil
 }
@@ -224,6 +240,10 @@ func (m *Modem) IMEI() string { return m.cfg.IMEI }
 
 // Machine returns the machine the modem is attached to.
 func (m *Modem) Machine() *machine.Machine { return m.mach }
+
+// MDB returns the modem's MDB bus (reader and the machine's VMC), or nil
+// when Bus is not mdb.
+func (m *Modem) MDB() *bus.MDB { return m.mdb }
 
 // Connected reports whether a session is up (CONNACK received and set up).
 func (m *Modem) Connected() bool {
@@ -279,6 +299,16 @@ func (m *Modem) Run(ctx context.Context) error {
 	defer cancel()
 	wg.Add(1)
 	go func() { defer wg.Done(); m.activity(actx) }()
+	if m.mdb != nil {
+		// The bus runs while the modem is powered, online or not.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.mdb.Run(actx); err != nil {
+				m.noteError("bus", err)
+			}
+		}()
+	}
 
 	m.mach.PowerUp()
 	m.drainMachine()
