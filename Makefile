@@ -6,7 +6,7 @@ BIN      := bin
 FUZZTIME ?= 10s
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build run test test-short bench fuzz lint clean
+.PHONY: all build run test test-short bench fuzz lint clean loadtest
 
 all: build
 
@@ -32,6 +32,12 @@ test-short:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+
+# Fleet load test against the gateway and a bare Mosquitto (the baseline), same
+# phases in one run; figures in bin/loadtest-results.txt and BENCHMARKS.md.
+# LOADTEST_N=2000 make loadtest is a quick run; other knobs in scripts/loadtest.sh.
+loadtest:
+	./scripts/loadtest.sh
 
 # A short pass over every fuzz target ($(FUZZTIME) each).
 fuzz:

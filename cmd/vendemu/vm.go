@@ -8,9 +8,8 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"vendgate/dex"
 	"vendgate/emulator/machine"
@@ -129,7 +128,7 @@ func openLine(port string, baud int) (io.ReadWriter, string, func(), error) {
 	// Keep the slave side open ourselves: while no process has it open,
 	// reads on the master fail with EIO (hang-up), which would end the
 	// machine before a reader attaches or between two readers.
-	hold, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY, 0)
+	hold, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err == nil {
 		err = pty.MakeRaw(hold)
 	}
@@ -151,7 +150,7 @@ type ptyLine struct{ *os.File }
 // if the hold handle is gone) ends the line like EOF.
 func (p *ptyLine) Read(b []byte) (int, error) {
 	n, err := p.File.Read(b)
-	if errors.Is(err, unix.EIO) {
+	if errors.Is(err, syscall.EIO) {
 		return n, io.EOF
 	}
 	return n, err

@@ -6,6 +6,20 @@
 // It is the top "driver" layer of the emulator; like the modems it reaches the gateway
 // only over MQTT (protocol v1, docs/protocol.md).
 //
+// Two clients (Config.Client). "paho" runs a full emulator/modem per member (a
+// machine model, offline buffer, every command): realistic, but a paho client per
+// modem costs several goroutines and tens of KB, so it suits tens to hundreds. "raw"
+// (the default above 100 modems) runs one emulator/rawmqtt connection per modem
+// with a single goroutine each (reader and reconnect loop) and a shared timer heap
+// for heartbeats, events, vends, audits and keepalive pings: it holds 19,000 modems
+// in one process (open-file limit 20,000), spreads source addresses over
+// 127.0.0.x (ParseSourceRange) against the 28k ephemeral ports per address, backs
+// off with jitter on reconnect, resends unacknowledged uplinks with their ids,
+// answers every cmd/req with accepted then succeeded (expired past exp; a repeated
+// id is answered, not re-run) and measures the command round trip from the
+// request's ts to the PUBACK of its "succeeded". Flood > 0 turns it into a
+// closed-loop QoS 1 throughput generator (the summary's AckRate).
+//
 // Fleet credentials. IMEIs are a digit prefix (default "35") followed by the
 // zero-padded index 1..N to 15 digits: IMEI("35", 1) = "350000000000001". Each modem's
 // password is Password(secret, imei) = lower-case hex of the first 12 bytes of

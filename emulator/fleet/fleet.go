@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"slices"
 	"sort"
 	"strings"
@@ -79,7 +80,36 @@ type Config struct {
 	Progress      func(Progress) // optional, every ProgressEvery
 	ProgressEvery time.Duration  // 0 = 1 s
 	Tweak         func(*modem.Config)
-	// Tweak, if set, may adjust each modem's Config before New.
+	// Tweak, if set, may adjust each modem's Config before New (paho client only).
+
+	// Client picks the MQTT client: ClientPaho runs a full emulator/modem per
+	// member; ClientRaw runs lightweight rawmqtt connections (one goroutine each)
+	// that heartbeat, send events/vends/audits and acknowledge commands. ""
+	// means raw when N > 100, paho otherwise.
+	Client string
+	// The fields below apply to the raw client only.
+	SourceIPs    []net.IP      // local addresses to spread connections over (ParseSourceRange); nil: any
+	AuditRate    float64       // audits per minute per modem
+	Flood        int           // > 0: each modem keeps this many QoS 1 events in flight, back to back (throughput test)
+	DialParallel int           // connection attempts at once [256]
+	Drain        time.Duration // at the end, wait this long at most for outstanding PUBACKs [3s]
+}
+
+// MQTT clients of a fleet.
+const (
+	ClientRaw  = "raw"
+	ClientPaho = "paho"
+)
+
+// client resolves Config.Client.
+func (c Config) client() string {
+	if c.Client == "" {
+		if c.N > 100 {
+			return ClientRaw
+		}
+		return ClientPaho
+	}
+	return c.Client
 }
 
 // Members returns the fleet's IMEIs in order.
@@ -128,12 +158,13 @@ type Progress struct {
 	CmdReceived uint64
 	CmdDone     uint64 // terminal results
 	Reconnects  uint64
+	AckRate     float64 // PUBACKs per second since the previous line (raw client)
 }
 
 // String formats the progress line.
 func (p Progress) String() string {
-	return fmt.Sprintf("t=%s started=%d connected=%d sent=%d acked=%d buffered=%d cmd=%d done=%d reconnects=%d",
-		p.Elapsed.Truncate(time.Second), p.Started, p.Connected, p.Sent, p.Acked, p.Buffered,
+	return fmt.Sprintf("t=%s started=%d connected=%d sent=%d acked=%d ack/s=%.0f buffered=%d cmd=%d done=%d reconnects=%d",
+		p.Elapsed.Truncate(time.Second), p.Started, p.Connected, p.Sent, p.Acked, p.AckRate, p.Buffered,
 		p.CmdReceived, p.CmdDone, p.Reconnects)
 }
 
@@ -146,6 +177,7 @@ type Percentiles struct {
 
 // Summary is what a fleet run saw.
 type Summary struct {
+	Client        string // ClientRaw or ClientPaho
 	Modems        int
 	Connected     int // connected when the run ended (before the fleet shut down)
 	MaxConnected  int // peak seen by the progress sampler
@@ -157,9 +189,13 @@ type Summary struct {
 	CmdReceived   uint64
 	CmdDuplicates uint64
 	CmdResults    map[protocol.Status]uint64
-	Latency       Percentiles // command latency, modem side
+	Latency       Percentiles // commands: paho: modem-side latency; raw: from the request ts to the PUBACK of "succeeded"
 	Errors        map[string]uint64
 	Elapsed       time.Duration
+	Resent        uint64            // uplinks sent again after a reconnect (raw client)
+	RampTime      time.Duration     // from the start until every modem was connected at once (raw; 0: never)
+	AckRate       float64           // PUBACKs per second from RampTime to the end (raw)
+	AckedByClass  map[string]uint64 // acknowledged uplinks by message class (raw)
 }
 
 // String formats the summary as a few lines of text.
@@ -167,9 +203,13 @@ func (s Summary) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "modems=%d connected=%d max_connected=%d ever_connected=%d elapsed=%s\n",
 		s.Modems, s.Connected, s.MaxConnected, s.EverConnected, s.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(&b, "uplinks sent=%d acked=%d dropped=%d reconnects=%d\n", s.Sent, s.Acked, s.Dropped, s.Reconnects)
+	fmt.Fprintf(&b, "uplinks sent=%d acked=%d dropped=%d resent=%d reconnects=%d\n", s.Sent, s.Acked, s.Dropped, s.Resent, s.Reconnects)
+	if s.Client == ClientRaw {
+		fmt.Fprintf(&b, "all connected after=%s steady ack rate=%.0f/s\n", s.RampTime.Round(time.Millisecond), s.AckRate)
+		fmt.Fprintf(&b, "acked by class %s\n", formatMap(s.AckedByClass))
+	}
 	fmt.Fprintf(&b, "commands received=%d duplicates=%d results=%s\n", s.CmdReceived, s.CmdDuplicates, formatMap(s.CmdResults))
-	fmt.Fprintf(&b, "command latency n=%d p50=%s p90=%s p99=%s max=%s\n", s.Latency.Count,
+	fmt.Fprintf(&b, "command round trip (request ts to result acked) n=%d p50=%s p90=%s p99=%s max=%s\n", s.Latency.Count,
 		s.Latency.P50, s.Latency.P90, s.Latency.P99, s.Latency.Max)
 	fmt.Fprintf(&b, "errors %s\n", formatMap(s.Errors))
 	return b.String()
@@ -221,6 +261,13 @@ func (l *latencies) percentiles() Percentiles {
 	xs := slices.Clone(l.xs)
 	seen := l.seen
 	l.mu.Unlock()
+	p := PercentilesOf(xs)
+	p.Count = seen
+	return p
+}
+
+// PercentilesOf summarises xs (nearest-rank percentiles); it sorts xs in place.
+func PercentilesOf(xs []time.Duration) Percentiles {
 	if len(xs) == 0 {
 		return Percentiles{}
 	}
@@ -229,7 +276,13 @@ func (l *latencies) percentiles() Percentiles {
 		i := int(math.Ceil(p*float64(len(xs)))) - 1
 		return xs[max(0, min(i, len(xs)-1))]
 	}
-	return Percentiles{Count: seen, P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: xs[len(xs)-1]}
+	return Percentiles{Count: len(xs), P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: xs[len(xs)-1]}
+}
+
+// String formats the percentiles in milliseconds.
+func (p Percentiles) String() string {
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
+	return fmt.Sprintf("n=%d p50=%s p90=%s p99=%s max=%s", p.Count, ms(p.P50), ms(p.P90), ms(p.P99), ms(p.Max))
 }
 
 // Run starts the fleet (ramping up at cfg.Ramp modems per second), runs until ctx is
@@ -251,6 +304,13 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	if cfg.ProgressEvery <= 0 {
 		cfg.ProgressEvery = DefaultProgressEvery
+	}
+	switch cfg.client() {
+	case ClientRaw:
+		return runRaw(ctx, cfg, imeis)
+	case ClientPaho:
+	default:
+		return Summary{}, fmt.Errorf("%w: client %q: want raw or paho", ErrConfig, cfg.Client)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -345,6 +405,7 @@ ramp:
 	wg.Wait()
 
 	s := f.summary()
+	s.Client = ClientPaho
 	s.Connected = final.Connected
 	s.Latency = lat.percentiles()
 	s.Elapsed = time.Since(f.start)

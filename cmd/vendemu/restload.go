@@ -1,0 +1,318 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"vendgate/emulator/fleet"
+)
+
+func init() {
+	commands["rest-load"] = subcommand{
+		summary: "drive commands through the REST API (POST /v2/modems/{id}/set, poll GET /v2/commands/{id}) and measure the round trip",
+		run:     runRESTLoad,
+	}
+}
+
+// restLoad is one rest-load run.
+type restLoad struct {
+	api, token string
+	hc         *http.Client
+	poll       time.Duration
+	timeout    time.Duration
+
+	mu     sync.Mutex
+	rtts   []time.Duration
+	errs   map[string]uint64
+	states map[string]uint64
+	done   atomic.Int64
+}
+
+func (l *restLoad) note(kind string) {
+	l.mu.Lock()
+	l.errs[kind]++
+	l.mu.Unlock()
+}
+
+func runRESTLoad(ctx context.Context, args []string, e env) int {
+	fs := flag.NewFlagSet("rest-load", flag.ContinueOnError)
+	api := fs.String("api", "http://127.0.0.1:8080", "gateway REST base URL")
+	user := fs.String("user", "admin@vendgate.local", "operator e-mail")
+	password := fs.String("password", "", "operator password (required)")
+	rate := fs.Float64("rate", 100, "commands per second (open loop)")
+	duration := fs.Duration("duration", 10*time.Second, "how long to submit commands (required > 0; at most 1h)")
+	modems := fs.Int("modems", 0, "use the first N modems of GET /v2/modems (0 = all)")
+	poll := fs.Duration("poll", 2*time.Millisecond, "GET /v2/commands/{id} interval for the first 25 ms; then it doubles up to 100 ms (bounded polling load)")
+	timeout := fs.Duration("timeout", 30*time.Second, "give up on one command after this long")
+	conc := fs.Int("concurrency", 256, "commands outstanding at most")
+	once := fs.Bool("once", false, "submit one command to each modem as fast as possible, then wait for all (reconnect storms)")
+	if code, ok := parse(fs, args, e); !ok {
+		return code
+	}
+	if *password == "" || *rate <= 0 || *duration <= 0 || *duration > time.Hour || *conc < 1 || *poll <= 0 {
+		fmt.Fprintln(e.stderr, "vendemu rest-load: --password is required; --rate, --duration (<= 1h), --concurrency and --poll must be positive")
+		return 2
+	}
+	l := &restLoad{api: strings.TrimRight(*api, "/"), poll: *poll, timeout: *timeout,
+		errs: map[string]uint64{}, states: map[string]uint64{},
+		hc: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			MaxIdleConns: *conc * 2, MaxIdleConnsPerHost: *conc * 2, IdleConnTimeout: time.Minute}}}
+	tok, err := l.login(ctx, *user, *password)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "vendemu rest-load:", err)
+		return 1
+	}
+	l.token = tok
+	ids, err := l.modemIDs(ctx)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "vendemu rest-load:", err)
+		return 1
+	}
+	if *modems > 0 && *modems < len(ids) {
+		ids = ids[:*modems]
+	}
+	if len(ids) == 0 {
+		fmt.Fprintln(e.stderr, "vendemu rest-load: the gateway has no modems")
+		return 1
+	}
+	sem := make(chan struct{}, *conc)
+	var wg sync.WaitGroup
+	start := time.Now()
+	submitted := 0
+	var skipped int
+	launch := func(i int, wait bool) {
+		if wait {
+			sem <- struct{}{}
+		} else {
+			select {
+			case sem <- struct{}{}:
+			default:
+				// Open loop: when --concurrency commands are outstanding the
+				// gateway is not keeping up; count it rather than slow down.
+				skipped++
+				return
+			}
+		}
+		submitted++
+		id := ids[i%len(ids)]
+		mode := (i / len(ids)) % 2 // alternate cashless_mode per modem
+		wg.Go(func() {
+			defer func() { <-sem }()
+			l.one(ctx, id, mode)
+		})
+	}
+	stopProgress := make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopProgress:
+				return
+			case <-t.C:
+				fmt.Fprintf(e.stderr, "t=%s submitted=%d done=%d outstanding=%d\n",
+					time.Since(start).Truncate(time.Second), submitted, l.done.Load(), len(sem))
+			}
+		}
+	}()
+	if *once {
+		for i := range ids {
+			if ctx.Err() != nil {
+				break
+			}
+			launch(i, true)
+		}
+	} else {
+		interval := time.Duration(float64(time.Second) / *rate)
+		end := start.Add(*duration)
+		for i := 0; ctx.Err() == nil; i++ {
+			due := start.Add(time.Duration(i) * interval)
+			if !due.Before(end) {
+				break
+			}
+			if d := time.Until(due); d > 0 {
+				time.Sleep(d)
+			}
+			launch(i, false)
+		}
+	}
+	submitEnd := time.Since(start)
+	wg.Wait()
+	close(stopProgress)
+	total := time.Since(start)
+
+	p := fleet.PercentilesOf(l.rtts)
+	fmt.Fprintf(e.stdout, "commands submitted=%d in %s (%.0f/s) skipped_overload=%d all finished after %s\n", submitted,
+		submitEnd.Round(time.Millisecond), float64(submitted)/submitEnd.Seconds(), skipped, total.Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "succeeded round trip (POST to succeeded visible) %s\n", p)
+	fmt.Fprintf(e.stdout, "final states %s\n", formatCounts(l.states))
+	fmt.Fprintf(e.stdout, "errors %s\n", formatCounts(l.errs))
+	if p.Count != submitted || skipped > 0 {
+		return 1
+	}
+	return 0
+}
+
+func formatCounts(m map[string]uint64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func (l *restLoad) do(ctx context.Context, method, path string, body any, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, l.api+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if l.token != "" {
+		req.Header.Set("Authorization", "Bearer "+l.token)
+	}
+	resp, err := l.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if out != nil && resp.StatusCode/100 == 2 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+func (l *restLoad) login(ctx context.Context, user, password string) (string, error) {
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	code, err := l.do(ctx, "POST", "/auth/", map[string]string{"grant_type": "password", "username": user, "password": password}, &tok)
+	if err != nil {
+		return "", err
+	}
+	if code != http.StatusOK || tok.AccessToken == "" {
+		return "", fmt.Errorf("login: status %d", code)
+	}
+	return tok.AccessToken, nil
+}
+
+func (l *restLoad) modemIDs(ctx context.Context) ([]int64, error) {
+	var ms []struct {
+		ID int64 `json:"id"`
+	}
+	code, err := l.do(ctx, "GET", "/v2/modems", nil, &ms)
+	if err != nil {
+		return nil, err
+	}
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("GET /v2/modems: status %d", code)
+	}
+	ids := make([]int64, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	return ids, nil
+}
+
+// one submits a command and polls until it is terminal.
+func (l *restLoad) one(ctx context.Context, modemID int64, mode int) {
+	defer l.done.Add(1)
+	t0 := time.Now()
+	var res struct {
+		Res      bool     `json:"res"`
+		Commands []string `json:"commands"`
+	}
+	code, err := l.do(ctx, "POST", fmt.Sprintf("/v2/modems/%d/set", modemID), map[string]int{"cashless_mode": mode}, &res)
+	switch {
+	case err != nil:
+		l.note(httpErrKind("post", err))
+		return
+	case code != http.StatusOK || len(res.Commands) != 1:
+		l.note(fmt.Sprintf("post_status_%d", code))
+		return
+	}
+	id := res.Commands[0]
+	deadline := t0.Add(l.timeout)
+	for {
+		var c struct {
+			State string `json:"state"`
+		}
+		code, err := l.do(ctx, "GET", "/v2/commands/"+id, nil, &c)
+		if err != nil {
+			l.note(httpErrKind("get", err))
+		} else if code != http.StatusOK {
+			l.note(fmt.Sprintf("get_status_%d", code))
+		}
+		switch c.State {
+		case "succeeded":
+			d := time.Since(t0)
+			l.mu.Lock()
+			l.rtts = append(l.rtts, d)
+			l.states[c.State]++
+			l.mu.Unlock()
+			return
+		case "failed", "rejected", "expired", "timed_out":
+			l.mu.Lock()
+			l.states[c.State]++
+			l.mu.Unlock()
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			l.mu.Lock()
+			l.states["gave_up_"+c.State]++
+			l.mu.Unlock()
+			return
+		}
+		wait := l.poll
+		if since := time.Since(t0); since > 25*time.Millisecond {
+			wait = min(100*time.Millisecond, max(l.poll, since/4))
+		}
+		time.Sleep(wait)
+	}
+}
+
+func httpErrKind(stage string, err error) string {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return stage + "_canceled"
+	case strings.Contains(err.Error(), "connection refused"):
+		return stage + "_refused"
+	case strings.Contains(err.Error(), "Timeout"), strings.Contains(err.Error(), "timeout"):
+		return stage + "_timeout"
+	}
+	return stage + "_other"
+}

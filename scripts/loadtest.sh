@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Fleet load test: the vendgate gateway side by side with a bare Mosquitto broker
+# (the baseline), same fleet tool, same phases, same run. See BENCHMARKS.md.
+#
+#   make loadtest                  # full run (~6-9 minutes on 2 cores)
+#   LOADTEST_N=2000 make loadtest  # quick run
+#
+# Knobs (environment):
+#   LOADTEST_N            largest fleet (default 19000; open-file limit ~20000 per process)
+#   LOADTEST_STEPS        idle-memory fleet sizes (default "5000 10000 19000", capped at N)
+#   LOADTEST_PHASES       any of: memory throughput cpu commands storm (default all)
+#   LOADTEST_FLOOD_CONNS  throughput: publishing modems (200), LOADTEST_FLOOD_WINDOW QoS 1 in flight each (8),
+#   LOADTEST_FLOOD_SECS   throughput duration (15)
+#   LOADTEST_HB_MODEMS    CPU phase fleet at a 30 s heartbeat (10000, capped at N), LOADTEST_HB_SECS sample (30)
+#   LOADTEST_CMD_MODEMS   command phase fleet (10000), LOADTEST_CMD_RATE commands/s (1000), LOADTEST_CMD_SECS (20)
+#   LOADTEST_STORM_CMDS   commands queued for offline modems during the restart (1000)
+#   LOADTEST_OUT          results file (bin/loadtest-results.txt); LOADTEST_NOBUILD=1 reuses bin/ binaries
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin
+
+N=${LOADTEST_N:-19000}
+STEPS=${LOADTEST_STEPS:-"5000 10000 19000"}
+PHASES=${LOADTEST_PHASES:-"memory throughput cpu commands storm"}
+FLOOD_CONNS=${LOADTEST_FLOOD_CONNS:-200}
+FLOOD_WINDOW=${LOADTEST_FLOOD_WINDOW:-8}
+FLOOD_SECS=${LOADTEST_FLOOD_SECS:-15}
+HB_MODEMS=${LOADTEST_HB_MODEMS:-10000}
+HB_SECS=${LOADTEST_HB_SECS:-30}
+CMD_MODEMS=${LOADTEST_CMD_MODEMS:-10000}
+CMD_RATE=${LOADTEST_CMD_RATE:-1000}
+CMD_SECS=${LOADTEST_CMD_SECS:-20}
+STORM_CMDS=${LOADTEST_STORM_CMDS:-1000}
+OUT=${LOADTEST_OUT:-bin/loadtest-results.txt}
+SECRET=loadtest-secret
+ADMIN_PW=loadtest-admin-pw
+MQTT_GW=127.0.0.1:18831
+HTTP_GW=127.0.0.1:18081
+MQTT_MOSQ=127.0.0.1:1884
+RAMP=${LOADTEST_RAMP:-2000/s}
+HZ=$(getconf CLK_TCK)
+
+HB_MODEMS=$(( HB_MODEMS < N ? HB_MODEMS : N ))
+CMD_MODEMS=$(( CMD_MODEMS < N ? CMD_MODEMS : N ))
+FLOOD_CONNS=$(( FLOOD_CONNS < N ? FLOOD_CONNS : N ))
+STORM_CMDS=$(( STORM_CMDS < N ? STORM_CMDS : N ))
+steps=""
+for s in $STEPS; do [ "$s" -le "$N" ] && steps="$steps $s"; done
+[ -n "$steps" ] || steps=" $N"
+last=0; for s in $steps; do [ "$s" -gt "$last" ] || { echo "LOADTEST_STEPS must increase" >&2; exit 2; }; last=$s; done
+
+TMP=$(mktemp -d /tmp/vendgate-loadtest.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+mkdir -p bin "$(dirname "$OUT")"
+: > "$OUT"
+result() { echo "$*" | tee -a "$OUT"; }
+
+# --- prerequisites -----------------------------------------------------------------
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+  log "installing mosquitto (apt-get)"
+  (apt-get install -y mosquitto >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y mosquitto >/dev/null; })
+fi
+MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+if [ -z "${LOADTEST_NOBUILD:-}" ]; then   # LOADTEST_NOBUILD=1: use the binaries already in bin/
+  log "building"
+  go build -o bin/ ./cmd/vendgate ./cmd/vendemu
+fi
+VG=bin/vendgate
+VE=bin/vendemu
+
+rss_kb()   { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+
+# --- targets ---------------------------------------------------------------------------
+GW_PID=""
+start_gateway() {   # keeps the data dir (and its queued commands) across restarts
+  VENDGATE_ADMIN_PASSWORD=$ADMIN_PW VENDGATE_MAX_CLIENTS=$((N + 50)) VENDGATE_LOG_LEVEL=warn \
+    $VG serve --data-dir "$TMP/gw" --mqtt-listen $MQTT_GW --http-listen $HTTP_GW >>"$TMP/gw.log" 2>&1 &
+  GW_PID=$!; PIDS+=("$GW_PID")
+  for _ in $(seq 200); do curl -sf "http://$HTTP_GW/metrics" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  log "gateway did not start"; tail "$TMP/gw.log" >&2; exit 1
+}
+stop_gateway() { kill -TERM "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; GW_PID=""; }
+MQ_PID=""
+start_mosquitto() {
+  printf 'listener 1884 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\nlog_type error\n' > "$TMP/mosquitto.conf"
+  $MOSQUITTO -c "$TMP/mosquitto.conf" >"$TMP/mosquitto.log" 2>&1 &
+  MQ_PID=$!; PIDS+=("$MQ_PID")
+  for _ in $(seq 100); do ss -Htln 'sport = :1884' | grep -q . && return 0; sleep 0.05; done
+  log "mosquitto did not start"; exit 1
+}
+stop_mosquitto() { kill -TERM "$MQ_PID" 2>/dev/null || true; wait "$MQ_PID" 2>/dev/null || true; MQ_PID=""; }
+
+# fleet NAME BROKER N OFFSET DURATION_S [more vendemu flags]: starts a fleet in the background.
+declare -A FLEET_PID
+fleet() {
+  local name=$1 broker=$2 n=$3 off=$4 dur=$5; shift 5
+  $VE fleet --client raw --broker "tcp://$broker" -n "$n" --offset "$off" --secret $SECRET --ramp "$RAMP" \
+    --duration "${dur}s" --reconnect-min 500ms --reconnect-max 5s "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  FLEET_PID[$name]=$!; PIDS+=("$!")
+}
+connected() { local c=0 n; for name in "$@"; do n=$(tail -n 1 "$TMP/$name.err" 2>/dev/null | sed -n 's/.* connected=\([0-9]*\).*/\1/p'); c=$((c + ${n:-0})); done; echo $c; }
+wait_connected() {  # wait_connected WANT TIMEOUT_S fleet...
+  local want=$1 t=$2; shift 2
+  for _ in $(seq $((t * 10))); do [ "$(connected "$@")" -ge "$want" ] && return 0; sleep 0.1; done
+  log "only $(connected "$@") of $want connected"; return 1
+}
+stop_fleet() { local p=${FLEET_PID[$1]}; kill -INT "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; }
+
+# --- provisioning ------------------------------------------------------------------------
+$VE fleet -n "$N" --secret $SECRET --provision-file "$TMP/creds.txt" >/dev/null
+result "# vendgate load test $(date -u +%Y-%m-%dT%H:%MZ) N=$N steps=$steps cores=$(nproc) mosquitto=$($MOSQUITTO -h 2>/dev/null | head -1 | awk '{print $3}')"
+result "import: $($VG modems import --data-dir "$TMP/gw" --file "$TMP/creds.txt")"
+
+# --- phases --------------------------------------------------------------------------------
+phase_memory() {  # phase_memory TARGET PID BROKER
+  local target=$1 pid=$2 broker=$3 base prev=0 i=0 names=()
+  sleep 2; base=$(rss_kb "$pid")
+  result "memory $target: empty RSS ${base} KB"
+  for s in $steps; do
+    i=$((i + 1)); fleet "mem$i" "$broker" $((s - prev)) "$prev" 600 --hb 3600s --keepalive 120s; names+=("mem$i")
+    wait_connected "$s" 120 "${names[@]}" || true
+    sleep 5
+    local rss; rss=$(rss_kb "$pid")
+    result "memory $target: $(connected "${names[@]}") idle modems RSS ${rss} KB -> $(( (rss - base) * 1000 / s )) B/modem"
+    prev=$s
+  done
+  for n in "${names[@]}"; do stop_fleet "$n"; done
+}
+phase_throughput() {
+  local target=$1 broker=$2
+  fleet flood "$broker" "$FLOOD_CONNS" 0 "$FLOOD_SECS" --flood "$FLOOD_WINDOW" --hb 3600s
+  wait "${FLEET_PID[flood]}" 2>/dev/null || true
+  local rate; rate=$(sed -n 's/.*steady ack rate=\([0-9]*\)\/s.*/\1/p' "$TMP/flood.out")
+  result "throughput $target: ${rate:-0} QoS1 uplinks/s acknowledged ($FLOOD_CONNS modems x $FLOOD_WINDOW in flight, ${FLOOD_SECS}s); $(grep '^uplinks' "$TMP/flood.out")"
+  echo "${rate:-0}"
+}
+phase_cpu() {  # phase_cpu TARGET PID BROKER -> sample CPU at a 30 s heartbeat
+  local target=$1 pid=$2 broker=$3
+  fleet hb "$broker" "$HB_MODEMS" 0 $((HB_SECS + CMD_SECS + 120)) --hb 30s
+  wait_connected "$HB_MODEMS" 120 hb || true
+  sleep 5
+  local c0 c1 t0 t1; c0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
+  sleep "$HB_SECS"
+  c1=$(cpu_ticks "$pid"); t1=$(date +%s.%N)
+  local cores; cores=$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", c/hz/(b-a)}')
+  result "cpu $target: $HB_MODEMS modems at a 30s heartbeat: $cores cores -> $(awk -v x="$cores" -v n="$HB_MODEMS" 'BEGIN{printf "%.4f", x*1000/n}') cores per 1000 modems (RSS $(rss_kb "$pid") KB)"
+  if [ "$target" = gateway ] && [[ " $PHASES " == *" commands "* ]] && [ "$CMD_MODEMS" -le "$HB_MODEMS" ]; then
+    phase_commands
+  fi
+  stop_fleet hb
+}
+phase_commands() {  # on the running hb fleet (CMD_MODEMS <= HB_MODEMS)
+  log "commands: $CMD_RATE/s for ${CMD_SECS}s over $CMD_MODEMS modems"
+  $VE rest-load --api "http://$HTTP_GW" --password $ADMIN_PW --rate "$CMD_RATE" --duration "${CMD_SECS}s" \
+    --modems "$CMD_MODEMS" --timeout 20s >"$TMP/rest.out" 2>"$TMP/rest.err" || true
+  result "commands gateway: $CMD_RATE/s x ${CMD_SECS}s over $CMD_MODEMS modems (REST POST -> modem ack -> succeeded visible over REST):"
+  sed 's/^/    /' "$TMP/rest.out" | tee -a "$OUT"
+}
+phase_storm() {  # restart the target with N modems connected
+  local target=$1 broker=$2
+  fleet storm "$broker" "$N" 0 600 --hb 30s
+  wait_connected "$N" 180 storm || { result "storm $target: not all connected before the restart"; stop_fleet storm; return; }
+  sleep 3
+  local t0 t1
+  if [ "$target" = gateway ]; then
+    stop_gateway; log "gateway stopped; restarting"
+    t0=$(date +%s.%N); start_gateway
+    # Commands for modems that are offline right now: queued, delivered on return.
+    $VE rest-load --api "http://$HTTP_GW" --password $ADMIN_PW --once --modems "$STORM_CMDS" --timeout 60s \
+      >"$TMP/storm-rest.out" 2>"$TMP/storm-rest.err" &
+    local rl=$!
+  else
+    stop_mosquitto; t0=$(date +%s.%N); start_mosquitto
+  fi
+  # connected= drops when the fleet sees the disconnects; wait for the dip to show, then the return.
+  sleep 1.5
+  wait_connected "$N" 120 storm || true
+  t1=$(date +%s.%N)
+  result "storm $target: $(connected storm)/$N modems back $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')s after the restart began (progress sampled every 1s)"
+  if [ "$target" = gateway ]; then
+    wait "$rl" || true
+    result "storm gateway: $STORM_CMDS commands submitted right after the restart (modems offline, queued):"
+    sed 's/^/    /' "$TMP/storm-rest.out" | tee -a "$OUT"
+  fi
+  stop_fleet storm
+  result "storm $target fleet: $(grep -E '^(uplinks|errors)' "$TMP/storm.out" | tr '\n' ' ')"
+}
+
+# --- run ------------------------------------------------------------------------------------
+want() { [[ " $PHASES " == *" $1 "* ]]; }
+start_mosquitto; start_gateway
+log "gateway pid $GW_PID, mosquitto pid $MQ_PID"
+if want memory; then
+  log "memory phase (mosquitto)"; phase_memory mosquitto "$MQ_PID" $MQTT_MOSQ
+  log "memory phase (gateway)";   phase_memory gateway "$GW_PID" $MQTT_GW
+fi
+if want throughput; then
+  log "throughput phase"
+  m=$(phase_throughput mosquitto $MQTT_MOSQ | tail -1); g=$(phase_throughput gateway $MQTT_GW | tail -1)
+  result "throughput ratio gateway/mosquitto: $(awk -v g="$g" -v m="$m" 'BEGIN{ if (m>0) printf "%.2f", g/m; else print "n/a"}')"
+fi
+if want cpu; then
+  log "cpu phase"; phase_cpu mosquitto "$MQ_PID" $MQTT_MOSQ; phase_cpu gateway "$GW_PID" $MQTT_GW
+elif want commands; then
+  fleet hb $MQTT_GW "$CMD_MODEMS" 0 $((CMD_SECS + 120)) --hb 30s; wait_connected "$CMD_MODEMS" 120 hb || true
+  phase_commands; stop_fleet hb
+fi
+if want storm; then
+  log "storm phase"; phase_storm mosquitto $MQTT_MOSQ; phase_storm gateway $MQTT_GW
+fi
+result "gateway metrics: $(curl -s "http://$HTTP_GW/metrics" | grep -E '^vendgate_(messages_rejected_total|commands_total)' | tr '\n' ' ')"
+stop_gateway; stop_mosquitto
+log "results in $OUT"
