@@ -1,0 +1,84 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"vendgate/gateway/internal/store"
+)
+
+// subNoAccessStore is the subcode of the 501 of access routes (the same
+// "E501" as every "not supported by this storage engine").
+const subNoAccessStore = "E501"
+
+// errNoAccessStore is the 501 of access routes when the engine lacks
+// store.Access (a store without groups, requisites or companies).
+func errNoAccessStore() *apiError {
+	return errStatus(http.StatusNotImplemented, subNoAccessStore, "Not supported by this storage engine")
+}
+
+// accessStore returns the engine's access contracts, or the 501.
+func (s *server) accessStore() (store.Access, error) {
+	a, ok := s.cfg.Store.(store.Access)
+	if !ok {
+		return nil, errNoAccessStore()
+	}
+	return a, nil
+}
+
+// seesCompany reports whether the role sees every machine of its company (spec
+// "Полный список ТА": "Для администраторов и старших операторов список ТА не
+// ограничивается"); operators and unknown roles do not.
+func seesCompany(u store.User) bool {
+	return u.Role == RoleAdmin || u.Role == RoleSeniorOperator
+}
+
+// canSeeMachine is the machine visibility rule (spec "Полный список ТА"): no
+// company sees another's machines; admins and senior operators see all of
+// their company's; an operator sees only the machines of the groups assigned
+// to them, possibly none. It fails closed: when the store has no groups or a
+// lookup fails (logged), the operator does not see the machine, which callers
+// answer with the machine's 404.
+func (s *server) canSeeMachine(ctx context.Context, u store.User, m store.Machine) bool {
+	if m.CompanyID != u.CompanyID {
+		return false
+	}
+	if seesCompany(u) {
+		return true
+	}
+	g, ok := s.cfg.Store.(store.Groups)
+	if !ok {
+		return false
+	}
+	seen, err := g.UserSeesMachine(ctx, u.ID, m.ID)
+	if err != nil {
+		s.log.Error("api: machine visibility", "user", u.ID, "vm", m.ID, "err", err)
+		return false
+	}
+	return seen
+}
+
+// machineFilter returns the visibility rule of canSeeMachine for a list: one
+// query for an operator instead of one per machine. Errors are the store's.
+func (s *server) machineFilter(ctx context.Context, u store.User) (func(store.Machine) bool, error) {
+	company := u.CompanyID
+	if seesCompany(u) {
+		return func(m store.Machine) bool { return m.CompanyID == company }, nil
+	}
+	g, ok := s.cfg.Store.(store.Groups)
+	if !ok {
+		return func(store.Machine) bool { return false }, nil
+	}
+	ids, err := g.UserMachines(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	set := make(map[int64]struct{}, len(ids))
+	for _, id := range ids {
+		set[id] = struct{}{}
+	}
+	return func(m store.Machine) bool {
+		_, ok := set[m.ID]
+		return ok && m.CompanyID == company
+	}, nil
+}
