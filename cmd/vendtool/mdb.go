@@ -11,17 +11,20 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"vendgate/internal/serialport"
 	"vendgate/mdb"
 	"vendgate/mdb/cashless"
+	"vendgate/mdb/qibixx"
 	"vendgate/mdb/uart"
 )
 
 const mdbUsage = `Usage:
   vendtool mdb decode [FILE|-]                       decode a 9-bit MDB trace
-  vendtool mdb monitor --port PATH [--link uart|stream]  print the traffic a port receives
-  vendtool mdb cashless --port PATH [--link uart|stream] [--address 1|2]
+  vendtool mdb monitor --port PATH [--link uart|stream|qibixx]  print the traffic a port receives
+  vendtool mdb cashless --port PATH [--link uart|stream|qibixx] [--address 1|2]
                                                      act as a cashless reader; commands on stdin
 
 Trace notation: "1xx" / "0xx" (first digit = mode bit) or "xx" with "*" for the
@@ -33,9 +36,14 @@ starting with "#" are comments. Each frame is printed on one line, e.g.
 
 --link uart opens a native UART with mark/space parity (9th bit); --link
 stream carries the mode bit as FF 00 b escapes (a pty or socket to an emulator).
+--link qibixx talks to a Qibixx MDB-USB / Pi Hat adapter (115200 8N1 text
+lines): monitor sniffs ("X,1") and prefixes each frame with the adapter's
+timestamp in seconds; cashless drives its cashless slave ("C,...").
 
 cashless commands: credit AMOUNT [TIMEOUT], dispense ITEM [TIMEOUT], enable,
 disable, address 1|2, reset, state, quit.
+qibixx cashless commands: credit AMOUNT (C,START, e.g. 2.50), approve [AMOUNT],
+deny, end, enable, disable, state, quit.
 `
 
 // runMDB implements "vendtool mdb ...".
@@ -315,7 +323,7 @@ func runMDBMonitor(args []string, e env) int {
 	fs := flag.NewFlagSet("vendtool mdb monitor", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	port := fs.String("port", "", "serial device or pty")
-	link := fs.String("link", "uart", "uart or stream")
+	link := fs.String("link", "uart", "uart, stream or qibixx")
 	gap := fs.Duration("gap", 3*time.Millisecond, "silence that ends a burst")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -323,6 +331,9 @@ func runMDBMonitor(args []string, e env) int {
 	if *port == "" {
 		fmt.Fprintln(e.stderr, "vendtool mdb monitor: --port is required")
 		return 2
+	}
+	if *link == "qibixx" {
+		return runQibixxMonitor(*port, e)
 	}
 	p, c, err := openMDBPort(*port, *link)
 	if err != nil {
@@ -370,7 +381,7 @@ func runMDBCashless(args []string, e env) int {
 	fs := flag.NewFlagSet("vendtool mdb cashless", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	port := fs.String("port", "", "serial device or pty")
-	link := fs.String("link", "uart", "uart or stream")
+	link := fs.String("link", "uart", "uart, stream or qibixx")
 	addr := fs.Int("address", 1, "cashless device number 1 (0x10) or 2 (0x60)")
 	resp := fs.Duration("response", 0, "link response timeout (default 5ms, the MDB value)")
 	if err := fs.Parse(args); err != nil {
@@ -379,6 +390,9 @@ func runMDBCashless(args []string, e env) int {
 	if *port == "" {
 		fmt.Fprintln(e.stderr, "vendtool mdb cashless: --port is required")
 		return 2
+	}
+	if *link == "qibixx" {
+		return runQibixxCashless(*port, e)
 	}
 	p, c, err := openMDBPort(*port, *link)
 	if err != nil {
@@ -489,4 +503,234 @@ func cashlessCommand(p *cashless.Peripheral, line string) string {
 		return "error: " + err.Error()
 	}
 	return fmt.Sprintf("ok: state=%v address=%02X", p.State(), byte(p.Address()))
+}
+
+// qibixxQuiet is the silence after which the monitor prints the sniffed
+// blocks it holds for reordering (the adapter's lines arrive "few ms" out of
+// order at most, QBX api-sniff).
+const qibixxQuiet = 50 * time.Millisecond
+
+// openQibixx opens the adapter's host port: 115200 8N1 (QBX api-general).
+func openQibixx(path string) (serialport.Port, error) {
+	return serialport.Open(path, serialport.Config{Baud: 115200})
+}
+
+// runQibixxMonitor enables the adapter's sniffer and prints the frames it
+// reports, named like "vendtool mdb decode" does.
+func runQibixxMonitor(path string, e env) int {
+	p, err := openQibixx(path)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "vendtool mdb monitor: %v\n", err)
+		return 1
+	}
+	defer p.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	go func() { <-ctx.Done(); _ = p.SetReadDeadline(time.Unix(1, 0)) }()
+	if _, err := p.Write(qibixx.AppendLine(nil, qibixx.SniffEnable{On: true})); err != nil {
+		fmt.Fprintf(e.stderr, "vendtool mdb monitor: %v\n", err)
+		return 1
+	}
+	defer func() { _, _ = p.Write(qibixx.AppendLine(nil, qibixx.SniffEnable{On: false})) }()
+	var (
+		d      traceDecoder
+		sorter qibixx.Sorter
+		fr     qibixx.Framer
+		buf    = make([]byte, 512)
+	)
+	emit := func(ss []qibixx.Sniff) {
+		for _, s := range ss {
+			fmt.Fprintf(e.stdout, "%d.%04d %s\n", s.Time/10000, s.Time%10000, d.frame(s.Frame()))
+		}
+	}
+	for {
+		if sorter.Len() > 0 {
+			_ = p.SetReadDeadline(time.Now().Add(qibixxQuiet))
+		} else {
+			_ = p.SetReadDeadline(time.Time{})
+		}
+		if ctx.Err() != nil {
+			emit(sorter.Flush())
+			return 0
+		}
+		n, err := p.Read(buf)
+		for _, l := range fr.Feed(buf[:n]) {
+			m, perr := qibixx.Parse(l.Text)
+			switch {
+			case l.Err != nil:
+				fmt.Fprintf(e.stderr, "vendtool mdb monitor: %v\n", l.Err)
+			case perr != nil:
+				fmt.Fprintf(e.stderr, "vendtool mdb monitor: %v\n", perr)
+			case m.Prefix() == qibixx.PrefixSniff:
+				if s, ok := m.(qibixx.Sniff); ok {
+					emit(sorter.Push(s))
+					continue
+				}
+				if _, ok := m.(qibixx.Ack); ok {
+					continue // "x,ACK": sniffing started
+				}
+				fmt.Fprintf(e.stderr, "qibixx: %s\n", l.Text)
+			default:
+				fmt.Fprintf(e.stderr, "qibixx: %s\n", l.Text)
+			}
+		}
+		if err != nil {
+			emit(sorter.Flush())
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return 0
+			}
+			fmt.Fprintf(e.stderr, "vendtool mdb monitor: %v\n", err)
+			return 1
+		}
+	}
+}
+
+// frame names one whole frame (as a sniffing adapter delivers them) with the
+// same words as decode.
+func (d *traceDecoder) frame(f mdb.Frame) string {
+	var s string
+	switch {
+	case f.Kind != mdb.KindBlock:
+		s = f.Dir.String() + " " + f.Kind.String()
+		d.lastVMC, d.lastPer = false, false
+	case len(f.Data) == 0:
+		s = f.Dir.String() + " (empty block)"
+	case f.Dir == mdb.FromVMC:
+		s = d.vmcBlock(f.Encode(nil))
+	default:
+		s = d.perBlock(f.Encode(nil))
+	}
+	if f.Err != nil && (f.Kind != mdb.KindBlock || len(f.Data) > 0) {
+		s += " [" + f.Err.Error() + "]"
+	}
+	return s
+}
+
+// runQibixxCashless drives the adapter's cashless slave from stdin.
+func runQibixxCashless(path string, e env) int {
+	p, err := openQibixx(path)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "vendtool mdb cashless: %v\n", err)
+		return 1
+	}
+	defer p.Close()
+	var outMu sync.Mutex
+	say := func(format string, a ...any) {
+		outMu.Lock()
+		defer outMu.Unlock()
+		fmt.Fprintf(e.stdout, format+"\n", a...)
+	}
+	r := qibixx.NewReader(p, qibixx.Config{OnEvent: func(ev qibixx.Event) {
+		switch ev.Kind {
+		case qibixx.EventStatus:
+			say("state %s", ev.State)
+		case qibixx.EventVendRequest:
+			say("vend request item=%d price=%s (approve or deny)", ev.Item, ev.Price)
+		case qibixx.EventVendSuccess, qibixx.EventVendFailure, qibixx.EventVendTimeout:
+			say("%s item=%d price=%s%s", ev.Kind, ev.Item, ev.Price, errSuffix(ev.Err))
+		default:
+			say("%s %s%s", ev.Kind, ev.Line, errSuffix(ev.Err))
+		}
+	}})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	if err := r.Enable(ctx); err != nil {
+		fmt.Fprintf(e.stderr, "vendtool mdb cashless: %v\n", err)
+		return 1
+	}
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(e.stdin)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	say("qibixx cashless slave enabled; type help")
+	for {
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				fmt.Fprintf(e.stderr, "vendtool mdb cashless: %v\n", err)
+				return 1
+			}
+			return 0
+		case line, ok := <-lines:
+			if !ok || strings.TrimSpace(line) == "quit" {
+				_ = r.Disable()
+				cancel()
+				<-done
+				return 0
+			}
+			if out := qibixxCommand(r, line); out != "" {
+				say("%s", out)
+			}
+		}
+	}
+}
+
+func errSuffix(err error) string {
+	if err == nil {
+		return ""
+	}
+	return " error=" + err.Error()
+}
+
+// qibixxCommand runs one keyboard command against the adapter's slave.
+func qibixxCommand(r *qibixx.Reader, line string) string {
+	f := strings.Fields(line)
+	if len(f) == 0 {
+		return ""
+	}
+	amount := func() (qibixx.Amount, error) {
+		if len(f) < 2 {
+			return qibixx.Amount{}, fmt.Errorf("missing amount")
+		}
+		return qibixx.ParseAmount(f[1])
+	}
+	var err error
+	switch f[0] {
+	case "credit":
+		var a qibixx.Amount
+		if a, err = amount(); err == nil {
+			err = r.StartSession(a)
+		}
+	case "approve":
+		req, ok := r.Pending()
+		a := req.Price
+		if len(f) > 1 {
+			a, err = amount()
+		} else if !ok {
+			err = fmt.Errorf("no vend request pending")
+		}
+		if err == nil {
+			err = r.ApproveVend(a)
+		}
+	case "deny":
+		err = r.DenyVend()
+	case "end":
+		err = r.EndSession()
+	case "enable":
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err = r.Enable(ctx)
+		cancel()
+	case "disable":
+		err = r.Disable()
+	case "state":
+	case "help":
+		return "credit AMOUNT | approve [AMOUNT] | deny | end | enable | disable | state | quit"
+	default:
+		return fmt.Sprintf("unknown command %q (try help)", f[0])
+	}
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return fmt.Sprintf("ok: state=%s", r.State())
 }
