@@ -466,8 +466,10 @@ func (p *Poller) reload(ctx context.Context, regs map[int64]*reg, h *regHeap) {
 		r.lastPush = now // a keep-alive is due one period after start
 		p.count(r.state.Status, +1)
 		// Spread the first polls over the interval so a thousand registers do
-		// not all start in the same second.
-		r.next = now.Add(spread(t.ID, min(p.cfg.Interval, 5*time.Second)))
+		// not all start in the same second, and wait a full gap first: the
+		// previous process (a gateway restart) may have asked this register
+		// just before it stopped, and the limit holds across restarts too.
+		r.next = now.Add(p.cfg.MinGap + spread(t.ID, min(p.cfg.Interval, 5*time.Second)))
 		regs[t.ID] = r
 		heap.Push(h, r)
 	}
