@@ -85,6 +85,27 @@ type Handler interface {
 	Delivered(c Conn, topic string)
 }
 
+// AsyncHandler is a Handler that can store uplinks without holding up the
+// modem's read goroutine. mochi handles the packets of one client in order
+// and sends a QoS 1 PUBACK when OnPublish returns, so with the synchronous
+// Publish a modem has one uplink committing at a time and everything after
+// it waits — its next uplinks and its SUBSCRIBE, i.e. the delivery of its
+// queued commands. With PublishAsync the broker sends the PUBACK itself when
+// the commit is done, in the order the PUBLISH packets came (MQTT 3.1.1
+// §4.6), and keeps reading meanwhile, up to Config.UplinkWindow uplinks per
+// connection. The PUBACK still means "stored".
+type AsyncHandler interface {
+	Handler
+	// PublishAsync runs on the read goroutine, in packet order. It returns
+	// nil once the uplink is queued for the store, and then done is called
+	// exactly once, on another goroutine, with the outcome as Publish would
+	// return it (nil: stored, PUBACK; ErrDrop: PUBACK, discarded; other:
+	// connection closed unacknowledged). A non-nil return is such an
+	// outcome already and done is not called. ctx ends when the connection
+	// closes: waiting for room in the store's queue must end with it.
+	PublishAsync(ctx context.Context, c Conn, topic string, payload []byte, qos byte, retain bool, done func(error)) error
+}
+
 // Config configures a Broker. Zero fields take the defaults in brackets.
 type Config struct {
 	Listen          string        // TCP address ["127.0.0.1:1883"]; ":0" picks a port
@@ -99,6 +120,10 @@ type Config struct {
 	InflightMax     uint16        // per client outbound QoS 1 messages awaiting PUBACK [16]
 	AuthConcurrency int           // concurrent Authenticate calls [64]
 	Logger          *slog.Logger  // [slog.Default()]; mochi's own Info/Warn records are logged at Debug
+	// UplinkWindow bounds the QoS 1 uplinks of one connection handed to an
+	// AsyncHandler and not yet acknowledged; a modem that sends more waits
+	// (its read loop stops) until the oldest is committed [32].
+	UplinkWindow int
 }
 
 func (c *Config) setDefaults() {
@@ -135,6 +160,9 @@ func (c *Config) setDefaults() {
 	if c.AuthConcurrency <= 0 {
 		c.AuthConcurrency = 64
 	}
+	if c.UplinkWindow <= 0 {
+		c.UplinkWindow = 32
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -145,6 +173,7 @@ type Broker struct {
 	cfg  Config
 	auth Authenticator
 	h    Handler
+	ah   AsyncHandler // h, when it is one
 	log  *slog.Logger
 	srv  *mqtt.Server
 
@@ -187,6 +216,7 @@ func New(cfg Config, auth Authenticator, h Handler) (*Broker, error) {
 		modems:  make(map[string]*conn),
 		gates:   make(map[string]chan struct{}),
 	}
+	b.ah, _ = h.(AsyncHandler)
 
 	// Start from mochi's defaults and change single fields: a Capabilities
 	// literal would leave MaximumQos, ReceiveMaximum, ... at 0 (mqtt.md §4.4).

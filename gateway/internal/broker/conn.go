@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ func (l *listener) Accept() (net.Conn, error) {
 		}
 		_ = nc.SetDeadline(time.Now().Add(l.b.cfg.ConnectTimeout))
 		c := &conn{Conn: nc, b: l.b, id: l.b.nextID.Add(1)}
+		c.ctx, c.cancel = context.WithCancel(l.b.ctx)
 		l.b.mu.Lock()
 		if l.b.closing {
 			l.b.mu.Unlock()
@@ -78,7 +80,23 @@ type conn struct {
 	subPending bool              // a command subscription was granted by the SUBSCRIBE being processed
 	orphans    map[uint16]string // commands mochi dropped from its inflight store (see OnPacketRead)
 
+	// Uplinks handed to the AsyncHandler (see hook.publishAsync).
+	ctx    context.Context // ends when the socket closes (or the broker closes)
+	cancel context.CancelFunc
+	window chan struct{} // a token per uplink not yet acknowledged; read goroutine creates it
+	ackMu  sync.Mutex
+	acks   []*pendingAck // oldest first; PUBACKs go out in this order
+	flush  bool          // a goroutine is writing PUBACKs
+	failed error         // an uplink was refused: no more PUBACKs, the connection is closing
+
 	closeOnce sync.Once
+}
+
+// pendingAck is a QoS 1 uplink whose commit is in progress.
+type pendingAck struct {
+	id   uint16
+	done bool
+	err  error
 }
 
 func (c *conn) client() *mqtt.Client { return c.cl.Load() }
@@ -90,6 +108,9 @@ func (c *conn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
+		if c.cancel != nil {
+			c.cancel()
+		}
 		err = c.Conn.Close()
 		c.b.mu.Lock()
 		delete(c.b.conns, c)

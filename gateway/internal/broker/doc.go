@@ -36,7 +36,11 @@
 //     Last Will topic is checked like a publish when the modem connects,
 //     because mochi publishes wills without an ACL check.
 //   - Uplinks are at-least-once into the Handler: Handler.Publish runs on the
-//     modem's read goroutine before mochi writes the PUBACK. The broker never
+//     modem's read goroutine before mochi writes the PUBACK. A Handler that is
+//     an AsyncHandler gets QoS 1 uplinks through PublishAsync instead: queued
+//     in packet order on the read goroutine, which goes on reading (up to
+//     UplinkWindow uplinks per connection), and acknowledged by the broker
+//     itself, in packet order (MQTT 3.1.1 §4.6), once each is stored. The broker never
 //     forwards or retains uplinks (nobody may subscribe to them; the gateway
 //     keeps the modem's state in its store), so mochi's retained store stays
 //     empty; the retain flag is passed to the Handler instead.

@@ -232,6 +232,11 @@ func (h *hook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 	takenOver := c.takenOver.Load() || cl.IsTakenOver()
 	cause := c.cause
 	if cause == nil {
+		c.ackMu.Lock()
+		cause = c.failed // an uplink refused by the AsyncHandler
+		c.ackMu.Unlock()
+	}
+	if cause == nil {
 		// mochi records why it stopped a client (takeover, shutdown,
 		// administrative disconnect) as a reason code; 0x00 is a clean
 		// DISCONNECT from the client.
@@ -309,6 +314,9 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	if c == nil { // the inline client: Broker.Publish
 		return pk, nil
 	}
+	if h.b.ah != nil && pk.FixedHeader.Qos == 1 {
+		return h.publishAsync(cl, c, pk)
+	}
 	err := h.b.h.Publish(c.info, pk.TopicName, pk.Payload, pk.FixedHeader.Qos, pk.FixedHeader.Retain)
 	if err == nil || errors.Is(err, ErrDrop) {
 		return pk, packets.CodeSuccessIgnore
@@ -321,6 +329,98 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		cl.Stop(c.cause) // 3.1.1 has no server DISCONNECT
 	}
 	return pk, packets.ErrRejectPacket
+}
+
+// publishAsync hands a QoS 1 uplink to the AsyncHandler and returns
+// ErrRejectPacket, so mochi neither acknowledges nor forwards it; the PUBACK
+// is written by flushAcks once the commit is done. The read goroutine goes on
+// with the modem's next packet at once — another uplink, or the SUBSCRIBE
+// that lets its queued commands go out — unless UplinkWindow uplinks are
+// already waiting, then it waits for the oldest (back-pressure on this
+// connection only).
+func (h *hook) publishAsync(cl *mqtt.Client, c *conn, pk packets.Packet) (packets.Packet, error) {
+	if c.window == nil {
+		c.window = make(chan struct{}, h.b.cfg.UplinkWindow)
+	}
+	select {
+	case c.window <- struct{}{}:
+	case <-c.ctx.Done(): // closing: no PUBACK, the modem sends it again
+		return pk, packets.ErrRejectPacket
+	}
+	a := &pendingAck{id: pk.PacketID}
+	c.ackMu.Lock()
+	c.acks = append(c.acks, a)
+	c.ackMu.Unlock()
+	err := h.b.ah.PublishAsync(c.ctx, c.info, pk.TopicName, pk.Payload, pk.FixedHeader.Qos, pk.FixedHeader.Retain,
+		func(err error) { c.ackDone(cl, a, err) })
+	if err != nil {
+		c.ackDone(cl, a, err)
+	}
+	return pk, packets.ErrRejectPacket
+}
+
+// ackDone records the outcome of one uplink and starts a PUBACK writer
+// unless one runs. Writing on a goroutine of its own keeps a modem that does
+// not read its socket from holding up the handler's completions (and so the
+// PUBACKs of every other modem).
+func (c *conn) ackDone(cl *mqtt.Client, a *pendingAck, err error) {
+	c.ackMu.Lock()
+	a.done, a.err = true, err
+	start := !c.flush && c.acks[0].done
+	if start {
+		c.flush = true
+	}
+	c.ackMu.Unlock()
+	if start {
+		go c.flushAcks(cl)
+	}
+}
+
+// flushAcks writes the PUBACKs of the finished uplinks at the head of the
+// queue, in packet order; an uplink the handler refused (not ErrDrop) closes
+// the connection instead, and nothing after it is acknowledged: the modem
+// resends every unacknowledged uplink on its next connection.
+func (c *conn) flushAcks(cl *mqtt.Client) {
+	var ready []*pendingAck
+	for {
+		c.ackMu.Lock()
+		n := 0
+		for n < len(c.acks) && c.acks[n].done {
+			n++
+		}
+		if n == 0 {
+			c.flush = false
+			c.ackMu.Unlock()
+			return
+		}
+		ready = append(ready[:0], c.acks[:n]...)
+		c.acks = append(c.acks[:0], c.acks[n:]...)
+		failed, refused := c.failed, error(nil)
+		for _, a := range ready {
+			if failed == nil && a.err != nil && !errors.Is(a.err, ErrDrop) {
+				refused = a.err
+				failed = fmt.Errorf("%w: %w", ErrHandler, a.err)
+				c.failed = failed
+			}
+		}
+		c.ackMu.Unlock()
+		if refused != nil {
+			if c.ctx.Err() == nil { // not merely cut short by the connection's end
+				c.b.log.Warn("broker: uplink refused, closing connection", "imei", cl.ID, "err", refused)
+			}
+			if cl.Properties.ProtocolVersion == 5 {
+				_ = c.b.srv.DisconnectClient(cl, packets.ErrUnspecifiedError)
+			} else {
+				cl.Stop(failed) // 3.1.1 has no server DISCONNECT
+			}
+		}
+		for _, a := range ready {
+			<-c.window
+			if failed == nil {
+				_ = cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: a.id})
+			}
+		}
+	}
 }
 
 // OnPublishDropped counts messages mochi dropped because the client's write

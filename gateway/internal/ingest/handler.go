@@ -39,8 +39,12 @@ type Handler struct {
 	Count    Counter
 	Audit    AuditCheck
 	Log      *slog.Logger
-	// SubmitTimeout bounds how long one uplink may wait for the store before the
-	// modem's connection is closed unacknowledged (default 10 s).
+	// SubmitTimeout bounds how long one uplink of the synchronous Publish (and
+	// a presence) may wait for the store before the modem's connection is
+	// closed unacknowledged (default 60 s). It was 10 s: in a reconnect storm
+	// commits took longer, modems were disconnected, came back and added load,
+	// and the storm never settled. A slow commit should hold the modem back,
+	// not throw it out; PublishAsync, the broker's normal path, has no timeout.
 	SubmitTimeout time.Duration
 }
 
@@ -92,28 +96,85 @@ func (h *Handler) timeout() time.Duration {
 	if h.SubmitTimeout > 0 {
 		return h.SubmitTimeout
 	}
-	return 10 * time.Second
+	return 60 * time.Second
 }
 
-// Publish stores one uplink before it is acknowledged.
+// Publish stores one uplink before it is acknowledged (the synchronous form
+// of PublishAsync; the broker uses it for QoS 2).
 func (h *Handler) Publish(c broker.Conn, topic string, payload []byte, qos byte, retain bool) error {
+	up, class, err := h.decode(c, topic, payload)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout())
+	defer cancel()
+	if err := h.W.Submit(ctx, up); err != nil {
+		h.notStored(c, class, err)
+		return err
+	}
+	h.Count.Message(class.String(), "stored")
+	h.after(up)
+	return nil
+}
+
+// PublishAsync implements broker.AsyncHandler: it decodes on the modem's read
+// goroutine and queues the uplink behind the ones before it, and done runs
+// the follow-ups and lets the broker send the PUBACK once it is committed.
+// The modem may thus have several uplinks committing at once (the broker
+// bounds how many), which is what lets batches grow under load: with one
+// uplink in flight per modem a batch was never larger than the number of
+// modems publishing at that instant.
+//
+// There is no timeout: a slow commit holds back this modem's connection
+// (its window fills, then its read loop waits), which is the back-pressure
+// wanted; ctx ends when the connection closes, so a stuck store cannot wedge
+// the broker's shutdown.
+func (h *Handler) PublishAsync(ctx context.Context, c broker.Conn, topic string, payload []byte, qos byte, retain bool, done func(error)) error {
+	up, class, err := h.decode(c, topic, payload)
+	if err != nil {
+		return err
+	}
+	return h.W.SubmitAsync(ctx, up, func(err error) {
+		if err != nil {
+			h.notStored(c, class, err)
+			done(err)
+			return
+		}
+		h.Count.Message(class.String(), "stored")
+		h.after(up)
+		done(nil)
+	})
+}
+
+func (h *Handler) notStored(c broker.Conn, class protocol.Class, err error) {
+	h.Count.Message(class.String(), "error")
+	if h.Log != nil {
+		h.Log.Warn("uplink not stored", "imei", c.IMEI, "class", class.String(), "err", err)
+	}
+}
+
+// decode turns a publish into an Uplink; a malformed one is counted and
+// refused with broker.ErrDrop.
+func (h *Handler) decode(c broker.Conn, topic string, payload []byte) (store.Uplink, protocol.Class, error) {
 	t, err := protocol.ParseTopic(topic)
 	if err != nil || t.IMEI != c.IMEI || !t.Class.Uplink() {
 		h.reject(protocol.ClassUnknown, "topic", c, err)
-		return broker.ErrDrop
+		return store.Uplink{}, protocol.ClassUnknown, broker.ErrDrop
+	}
+	drop := func(reason string, err error) (store.Uplink, protocol.Class, error) {
+		h.reject(t.Class, reason, c, err)
+		return store.Uplink{}, t.Class, broker.ErrDrop
 	}
 	msg, err := protocol.Decode(t.Class, payload)
 	if err != nil {
-		h.reject(t.Class, protocol.Reason(err), c, err)
-		return broker.ErrDrop
+		return drop(protocol.Reason(err), err)
 	}
 	now := time.Now()
 	up := store.Uplink{ModemID: c.ModemID, Received: now}
 	switch m := msg.(type) {
 	case protocol.Hello:
 		if m.IMEI != c.IMEI {
-			h.reject(t.Class, "invalid_value", c, errors.New("hello imei differs from the topic"))
-			return broker.ErrDrop
+			return drop("invalid_value", errors.New("hello imei differs from the topic"))
 		}
 		up.Kind = store.UpHello
 		up.Hello = &store.Hello{ICCID: m.ICCID, HWVersion: m.HWVersion, BootVersion: m.BootVersion,
@@ -137,8 +198,7 @@ func (h *Handler) Publish(c broker.Conn, topic string, payload []byte, qos byte,
 	case protocol.Audit:
 		text, err := m.Text()
 		if err != nil {
-			h.reject(t.Class, protocol.Reason(err), c, err)
-			return broker.ErrDrop
+			return drop(protocol.Reason(err), err)
 		}
 		a := &store.Audit{ModemID: c.ModemID, MsgID: m.ID, Port: m.Port, Time: protocol.FromMillis(m.Time),
 			Received: now, Data: text, Valid: true, CommandID: m.Cmd}
@@ -151,27 +211,14 @@ func (h *Handler) Publish(c broker.Conn, topic string, payload []byte, qos byte,
 		up.Audit = a
 	case protocol.CommandResult:
 		if m.Cmd != t.CmdID {
-			h.reject(t.Class, "invalid_value", c, errors.New("result cmd differs from the topic"))
-			return broker.ErrDrop
+			return drop("invalid_value", errors.New("result cmd differs from the topic"))
 		}
 		up.Kind = store.UpResult
 		up.Result = &store.CommandResult{CommandID: m.Cmd, Status: string(m.Status), Code: m.Code, Message: m.Message, Result: m.Result}
 	default:
-		h.reject(t.Class, "topic", c, errors.New("not an uplink"))
-		return broker.ErrDrop
+		return drop("topic", errors.New("not an uplink"))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.timeout())
-	defer cancel()
-	if err := h.W.Submit(ctx, up); err != nil {
-		h.Count.Message(t.Class.String(), "error")
-		if h.Log != nil {
-			h.Log.Warn("uplink not stored", "imei", c.IMEI, "class", t.Class.String(), "err", err)
-		}
-		return err
-	}
-	h.Count.Message(t.Class.String(), "stored")
-	h.after(up)
-	return nil
+	return up, t.Class, nil
 }
 
 // after runs the follow-ups of a committed uplink.
@@ -191,6 +238,7 @@ func (h *Handler) after(up store.Uplink) {
 		if err := h.Store.SatisfyRequest(ctx, vm.ID, true, false, up.Received); err != nil && !errors.Is(err, store.ErrNotFound) && h.Log != nil {
 			h.Log.Warn("satisfy report request", "vm", vm.ID, "err", err)
 		}
+		h.auditDerived(ctx, up)
 	}
 }
 

@@ -28,7 +28,20 @@ type WriterConfig struct {
 type item struct {
 	up   store.Uplink
 	at   time.Time
-	done chan error // nil for fire-and-forget
+	done chan error  // Submit: the commit's outcome; nil for the other kinds
+	cb   func(error) // SubmitAsync: called with the outcome on the completion goroutine
+	// ff marks a fire-and-forget presence (Enqueue): only the newest presence
+	// of a modem matters, so a batch skips it when a later presence of the
+	// same modem with an epoch at least as new is in the same batch.
+	ff   bool
+	skip bool // left out of this batch by coalesce
+}
+
+// completion is one batch's callbacks with its outcome per uplink.
+type completion struct {
+	cbs  []func(error)
+	errs []error // nil: every uplink got the batch's err
+	err  error
 }
 
 // Writer batches uplinks into store transactions.
@@ -40,6 +53,13 @@ type Writer struct {
 	shut bool
 	stop chan struct{}
 	done chan struct{}
+	// Callbacks of SubmitAsync run on one completion goroutine, in commit
+	// order, never on the writer's: they may read the store or write to a
+	// socket, and the next batch must not wait for that. One goroutine (not
+	// one per batch) keeps the callbacks of one modem in order, e.g. a
+	// command's "accepted" is reported before its "succeeded".
+	completions chan completion
+	completed   chan struct{}
 }
 
 // NewWriter makes a Writer; call Run to start it.
@@ -50,7 +70,8 @@ func NewWriter(st store.Uplinks, cfg WriterConfig) *Writer {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 512
 	}
-	return &Writer{st: st, cfg: cfg, q: make(chan item, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{})}
+	return &Writer{st: st, cfg: cfg, q: make(chan item, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{}),
+		completions: make(chan completion, 64), completed: make(chan struct{})}
 }
 
 // Depth is the number of uplinks waiting.
@@ -71,9 +92,23 @@ func (w *Writer) Submit(ctx context.Context, up store.Uplink) error {
 	}
 }
 
-// Enqueue queues up without waiting for the commit.
+// SubmitAsync queues up and returns without waiting for the commit; done is
+// then called exactly once with the commit's outcome, on the Writer's
+// completion goroutine, in commit order (so in Submit order for one caller).
+// A full queue makes SubmitAsync wait until ctx ends. When SubmitAsync
+// returns an error (ctx ended, ErrClosed) done is not called.
+//
+// done may block briefly (the completion goroutine is shared); long work
+// belongs in a goroutine of its own. Close waits for every done.
+func (w *Writer) SubmitAsync(ctx context.Context, up store.Uplink, done func(error)) error {
+	return w.push(ctx, item{up: up, at: time.Now(), cb: done})
+}
+
+// Enqueue queues up without waiting for the commit. A presence queued this
+// way may be skipped when a newer presence of the same modem is written in
+// the same transaction (only the newest presence of a modem matters).
 func (w *Writer) Enqueue(ctx context.Context, up store.Uplink) error {
-	return w.push(ctx, item{up: up, at: time.Now()})
+	return w.push(ctx, item{up: up, at: time.Now(), ff: up.Kind == store.UpPresence})
 }
 
 func (w *Writer) push(ctx context.Context, it item) error {
@@ -92,7 +127,12 @@ func (w *Writer) push(ctx context.Context, it item) error {
 
 // Run writes batches until Close; it drains the queue before returning.
 func (w *Writer) Run() {
-	defer close(w.done)
+	go w.complete()
+	defer func() {
+		close(w.completions)
+		<-w.completed
+		close(w.done)
+	}()
 	batch := make([]item, 0, w.cfg.MaxBatch)
 	ups := make([]store.Uplink, 0, w.cfg.MaxBatch)
 	for {
@@ -132,35 +172,94 @@ func (w *Writer) Run() {
 	}
 }
 
-func (w *Writer) commit(batch []item, ups []store.Uplink) {
-	for _, it := range batch {
-		ups = append(ups, it.up)
+// complete runs the SubmitAsync callbacks of committed batches, in order.
+func (w *Writer) complete() {
+	defer close(w.completed)
+	for c := range w.completions {
+		for i, cb := range c.cbs {
+			err := c.err
+			if c.errs != nil {
+				err = c.errs[i]
+			}
+			cb(err)
+		}
 	}
+}
+
+// coalesce returns the uplinks of batch to write: a fire-and-forget presence
+// is left out when a later presence of the same modem, with an epoch at least
+// as new, follows in the batch (the store applies presences in order and
+// ignores older epochs, so the result is the same). In a reconnect storm
+// every connect brings the broker's presence and the modem's own state.
+func coalesce(batch []item, ups []store.Uplink) []store.Uplink {
+	var newest map[int64]uint64 // modem → highest presence epoch seen so far, scanning backwards
+	for i := len(batch) - 1; i >= 0; i-- {
+		u := batch[i].up
+		if u.Kind != store.UpPresence || u.Presence == nil {
+			continue
+		}
+		if newest == nil {
+			newest = make(map[int64]uint64)
+		}
+		e, seen := newest[u.ModemID]
+		if seen && batch[i].ff && e >= u.Presence.Epoch {
+			batch[i].skip = true
+			continue
+		}
+		if !seen || u.Presence.Epoch > e {
+			newest[u.ModemID] = u.Presence.Epoch
+		}
+	}
+	for _, it := range batch {
+		if !it.skip {
+			ups = append(ups, it.up)
+		}
+	}
+	return ups
+}
+
+func (w *Writer) commit(batch []item, ups []store.Uplink) {
+	ups = coalesce(batch, ups)
 	err := w.st.ApplyUplinks(context.Background(), ups)
-	if err != nil && len(batch) > 1 {
+	var errs []error
+	if err != nil && len(ups) > 1 {
 		// One bad uplink must not fail the others: retry one by one.
-		for _, it := range batch {
-			e := w.st.ApplyUplinks(context.Background(), []store.Uplink{it.up})
-			if it.done != nil {
-				it.done <- e
+		errs = make([]error, len(batch))
+		for i, it := range batch {
+			if !it.skip {
+				errs[i] = w.st.ApplyUplinks(context.Background(), []store.Uplink{it.up})
 			}
 		}
-		return
 	}
 	now := time.Now()
 	var lat []time.Duration
-	if w.cfg.Observe != nil {
+	if w.cfg.Observe != nil && errs == nil && err == nil {
 		lat = make([]time.Duration, len(batch))
 	}
+	var c completion
 	for i, it := range batch {
+		e := err
+		if errs != nil {
+			e = errs[i]
+		}
 		if lat != nil {
 			lat[i] = now.Sub(it.at)
 		}
-		if it.done != nil {
-			it.done <- err
+		switch {
+		case it.done != nil:
+			it.done <- e
+		case it.cb != nil:
+			c.cbs = append(c.cbs, it.cb)
+			if errs != nil {
+				c.errs = append(c.errs, e)
+			}
 		}
 	}
-	if w.cfg.Observe != nil && err == nil {
+	if len(c.cbs) > 0 {
+		c.err = err
+		w.completions <- c
+	}
+	if lat != nil {
 		w.cfg.Observe(len(batch), lat)
 	}
 }

@@ -136,3 +136,126 @@ func BenchmarkWriter(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "uplinks/s")
 }
+
+// TestSubmitAsync: callbacks come after the commit, in submit order, and
+// Close waits for all of them.
+func TestSubmitAsync(t *testing.T) {
+	db, mid := openDB(t)
+	w := NewWriter(db, WriterConfig{MaxBatch: 8})
+	go w.Run()
+	const n = 40
+	var mu sync.Mutex
+	var got []int
+	for i := range n {
+		err := w.SubmitAsync(context.Background(), event(mid, i), func(err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			ev, _, _, cerr := db.CountUplinks(context.Background(), mid)
+			if cerr != nil || ev < i+1 {
+				t.Errorf("callback %d before its commit: %d events, %v", i, ev, cerr)
+			}
+			mu.Lock()
+			got = append(got, i)
+			mu.Unlock()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != n {
+		t.Fatalf("%d callbacks after Close, want %d", len(got), n)
+	}
+	for i, v := range got {
+		if v != i {
+			t.Fatalf("callback %d came as number %d", v, i)
+		}
+	}
+	if err := w.SubmitAsync(context.Background(), event(mid, n), func(error) { t.Error("called after Close") }); !errors.Is(err, ErrClosed) {
+		t.Fatalf("SubmitAsync after Close: %v", err)
+	}
+}
+
+// TestSubmitAsyncFullQueue: with the queue full SubmitAsync waits, and gives
+// up when its context ends (the broker's connection closed).
+func TestSubmitAsyncFullQueue(t *testing.T) {
+	db, mid := openDB(t)
+	w := NewWriter(db, WriterConfig{QueueSize: 1})
+	require := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	require(w.SubmitAsync(context.Background(), event(mid, 1), func(error) {}))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := w.SubmitAsync(ctx, event(mid, 2), func(error) { t.Error("called") }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SubmitAsync on a full queue: %v", err)
+	}
+	go w.Run()
+	w.Close()
+}
+
+// TestCoalescePresence: a queued (fire-and-forget) presence is skipped when a
+// newer one of the same modem follows in the batch; the result is the same.
+func TestCoalescePresence(t *testing.T) {
+	pres := func(modem int64, epoch uint64, online, ff bool) item {
+		return item{ff: ff, up: store.Uplink{Kind: store.UpPresence, ModemID: modem,
+			Presence: &store.Presence{Online: online, Epoch: epoch}}}
+	}
+	tests := []struct {
+		name  string
+		batch []item
+		want  []bool // kept
+	}{
+		{"later same epoch", []item{pres(1, 5, true, true), pres(1, 5, true, false)}, []bool{false, true}},
+		{"later newer epoch", []item{pres(1, 5, false, true), pres(1, 6, true, true)}, []bool{false, true}},
+		{"later older epoch", []item{pres(1, 6, true, true), pres(1, 5, false, false)}, []bool{true, true}},
+		{"other modem", []item{pres(1, 5, true, true), pres(2, 5, true, true)}, []bool{true, true}},
+		{"submitted one kept", []item{pres(1, 5, true, false), pres(1, 5, true, true)}, []bool{true, true}},
+		{"event between", []item{pres(1, 5, true, true), {up: event(1, 1)}, pres(1, 7, true, true)}, []bool{false, true, true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ups := coalesce(tt.batch, nil)
+			n := 0
+			for i, it := range tt.batch {
+				if it.skip == tt.want[i] {
+					t.Errorf("item %d: skipped %v", i, it.skip)
+				}
+				if !it.skip {
+					n++
+				}
+			}
+			if len(ups) != n {
+				t.Errorf("%d uplinks to write, want %d", len(ups), n)
+			}
+		})
+	}
+}
+
+// TestCoalesceStored: after a storm-like sequence the stored presence is the
+// newest.
+func TestCoalesceStored(t *testing.T) {
+	db, mid := openDB(t)
+	w := NewWriter(db, WriterConfig{})
+	for e := uint64(1); e <= 20; e++ {
+		if err := w.Enqueue(context.Background(), store.Uplink{Kind: store.UpPresence, ModemID: mid, Received: time.Now(),
+			Presence: &store.Presence{Online: e%2 == 0, Epoch: e}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go w.Run()
+	w.Close()
+	m, err := db.GetModem(context.Background(), mid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Online || m.Epoch != 20 {
+		t.Fatalf("stored presence online=%v epoch=%d, want true 20", m.Online, m.Epoch)
+	}
+}
