@@ -15,6 +15,8 @@
 #   LOADTEST_CMD_MODEMS   command phase fleet (10000), LOADTEST_CMD_RATE commands/s (1000), LOADTEST_CMD_SECS (20)
 #   LOADTEST_STORM_CMDS   commands queued for offline modems during the restart (1000)
 #   LOADTEST_OUT          results file (bin/loadtest-results.txt); LOADTEST_NOBUILD=1 reuses bin/ binaries
+#   LOADTEST_KEEP=1       keep the scratch directory (logs, fleet and rest-load output) and print its path
+#   LOADTEST_BIN          directory of the vendgate/vendemu binaries (bin; e.g. a saved "before" build with NOBUILD=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -54,7 +56,7 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$TMP"
+  if [ -n "${LOADTEST_KEEP:-}" ]; then echo "scratch kept in $TMP" >&2; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 
@@ -71,10 +73,10 @@ fi
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 if [ -z "${LOADTEST_NOBUILD:-}" ]; then   # LOADTEST_NOBUILD=1: use the binaries already in bin/
   log "building"
-  go build -o bin/ ./cmd/vendgate ./cmd/vendemu
+  go build -o "${LOADTEST_BIN:-bin}/" ./cmd/vendgate ./cmd/vendemu
 fi
-VG=bin/vendgate
-VE=bin/vendemu
+VG=${LOADTEST_BIN:-bin}/vendgate
+VE=${LOADTEST_BIN:-bin}/vendemu
 
 rss_kb()   { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
@@ -175,8 +177,12 @@ phase_storm() {  # restart the target with N modems connected
     stop_gateway; log "gateway stopped; restarting"
     t0=$(date +%s.%N); start_gateway
     # Commands for modems that are offline right now: queued, delivered on return.
-    $VE rest-load --api "http://$HTTP_GW" --password $ADMIN_PW --once --modems "$STORM_CMDS" --timeout 60s \
-      >"$TMP/storm-rest.out" 2>"$TMP/storm-rest.err" &
+    # All of them submitted at once (--concurrency), and polled every 2-5 s: with thousands
+    # outstanding, fast polling would be a REST load of its own that competes with the storm
+    # for the store's two reader connections (modem authentication reads through them too).
+    # So the round trips below are coarse (+0-5 s); the fleet-side time is the figure.
+    $VE rest-load --api "http://$HTTP_GW" --password $ADMIN_PW --once --modems "$STORM_CMDS" --timeout 90s \
+      --concurrency "$STORM_CMDS" --poll 2s --poll-max 5s >"$TMP/storm-rest.out" 2>"$TMP/storm-rest.err" &
     local rl=$!
   else
     stop_mosquitto; t0=$(date +%s.%N); start_mosquitto
@@ -187,6 +193,17 @@ phase_storm() {  # restart the target with N modems connected
   t1=$(date +%s.%N)
   result "storm $target: $(connected storm)/$N modems back $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')s after the restart began (progress sampled every 1s)"
   if [ "$target" = gateway ]; then
+    # The fleet's done= counts "succeeded" results the gateway acknowledged (= stored).
+    local td=""
+    for _ in $(seq 1200); do
+      [ "$(tail -n 1 "$TMP/storm.err" | sed -n 's/.* done=\([0-9]*\).*/\1/p')" -ge "$STORM_CMDS" ] 2>/dev/null && { td=$(date +%s.%N); break; }
+      sleep 0.1
+    done
+    if [ -n "$td" ]; then
+      result "storm gateway: all $STORM_CMDS queued commands executed and their results stored $(awk -v a="$t0" -v b="$td" 'BEGIN{printf "%.1f", b-a}')s after the restart began (fleet side, sampled every 1s)"
+    else
+      result "storm gateway: only $(tail -n 1 "$TMP/storm.err" | sed -n 's/.* done=\([0-9]*\).*/\1/p') of $STORM_CMDS queued commands done after 120s"
+    fi
     wait "$rl" || true
     result "storm gateway: $STORM_CMDS commands submitted right after the restart (modems offline, queued):"
     sed 's/^/    /' "$TMP/storm-rest.out" | tee -a "$OUT"

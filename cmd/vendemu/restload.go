@@ -30,6 +30,7 @@ type restLoad struct {
 	api, token string
 	hc         *http.Client
 	poll       time.Duration
+	pollMax    time.Duration
 	timeout    time.Duration
 
 	mu     sync.Mutex
@@ -53,18 +54,19 @@ func runRESTLoad(ctx context.Context, args []string, e env) int {
 	rate := fs.Float64("rate", 100, "commands per second (open loop)")
 	duration := fs.Duration("duration", 10*time.Second, "how long to submit commands (required > 0; at most 1h)")
 	modems := fs.Int("modems", 0, "use the first N modems of GET /v2/modems (0 = all)")
-	poll := fs.Duration("poll", 2*time.Millisecond, "GET /v2/commands/{id} interval for the first 25 ms; then it doubles up to 100 ms (bounded polling load)")
+	poll := fs.Duration("poll", 2*time.Millisecond, "GET /v2/commands/{id} interval for the first 25 ms; then it grows (a quarter of the time waited) up to --poll-max (bounded polling load)")
+	pollMax := fs.Duration("poll-max", 100*time.Millisecond, "longest GET /v2/commands/{id} interval (raise it with many commands outstanding, e.g. a storm's)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up on one command after this long")
 	conc := fs.Int("concurrency", 256, "commands outstanding at most")
 	once := fs.Bool("once", false, "submit one command to each modem as fast as possible, then wait for all (reconnect storms)")
 	if code, ok := parse(fs, args, e); !ok {
 		return code
 	}
-	if *password == "" || *rate <= 0 || *duration <= 0 || *duration > time.Hour || *conc < 1 || *poll <= 0 {
+	if *password == "" || *rate <= 0 || *duration <= 0 || *duration > time.Hour || *conc < 1 || *poll <= 0 || *pollMax < *poll {
 		fmt.Fprintln(e.stderr, "vendemu rest-load: --password is required; --rate, --duration (<= 1h), --concurrency and --poll must be positive")
 		return 2
 	}
-	l := &restLoad{api: strings.TrimRight(*api, "/"), poll: *poll, timeout: *timeout,
+	l := &restLoad{api: strings.TrimRight(*api, "/"), poll: *poll, pollMax: *pollMax, timeout: *timeout,
 		errs: map[string]uint64{}, states: map[string]uint64{},
 		hc: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 			MaxIdleConns: *conc * 2, MaxIdleConnsPerHost: *conc * 2, IdleConnTimeout: time.Minute}}}
@@ -299,7 +301,7 @@ func (l *restLoad) one(ctx context.Context, modemID int64, mode int) {
 		}
 		wait := l.poll
 		if since := time.Since(t0); since > 25*time.Millisecond {
-			wait = min(100*time.Millisecond, max(l.poll, since/4))
+			wait = min(l.pollMax, max(l.poll, since/4))
 		}
 		time.Sleep(wait)
 	}

@@ -468,6 +468,12 @@ func (m *rawModem) serve(c *rawmqtt.Conn) error {
 	m.resend = nil
 	m.mu.Unlock()
 	hb := max(1, int(f.cfg.HBInterval/time.Second))
+	// protocol.md §1: subscribe first, so queued commands can come while the
+	// state and hello are being stored. The SUBACK is read by the loop below
+	// (nothing here waits for it: the packets are pipelined).
+	if _, err := c.Subscribe(protocol.CommandRequestFilter(m.imei), 1); err != nil {
+		return err
+	}
 	if err := m.publish(c, "state", fmt.Appendf(nil, `{"v":1,"id":"%s","ts":%d,"online":true,"epoch":%d}`,
 		m.id("s"), time.Now().UnixMilli(), epoch), true, tagPlain); err != nil {
 		return err
@@ -482,9 +488,6 @@ func (m *rawModem) serve(c *rawmqtt.Conn) error {
 		if _, err := c.Publish(msg.Topic, msg.Payload, 1, msg.Retain, msg.Tag); err != nil {
 			return err
 		}
-	}
-	if _, err := c.Subscribe(protocol.CommandRequestFilter(m.imei), 1); err != nil {
-		return err
 	}
 	if f.cfg.Flood > 0 && !f.stopping.Load() {
 		for range f.cfg.Flood {
