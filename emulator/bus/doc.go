@@ -1,12 +1,26 @@
 // Package bus joins an emulated modem's payment-bus side to an emulated
 // machine's controller, in process, so remote commands travel the real
-// protocol: the modem's cashless reader (mdb/cashless Peripheral) and the
-// machine's VMC (emulator/machine CashlessVMC) talk MDB over an mdb.Pipe
-// [MDB 4.2 §7], with the spec's link timing relaxed for an in-memory wire.
+// protocol. Two buses:
+//
+//   - MDB (mdb.go): the modem's cashless reader (mdb/cashless Peripheral)
+//     and the machine's VMC (emulator/machine CashlessVMC) talk MDB over an
+//     mdb.Pipe [MDB 4.2 §7], with the spec's link timing relaxed for an
+//     in-memory wire. The machine polls the modem.
+//   - EXE (exe.go): Executive, the other way round — the modem's payment
+//     system (mdb/executive Master) polls the machine's controller
+//     (emulator/machine ExecutiveVMC, an executive.Machine tied to the model)
+//     over an executive.Pipe. What Executive allows is listed on EXE; the
+//     protocol's public sources and gaps are in mdb/executive doc.go.
+//
+// Both offer the same remote operations where the protocol allows: Credit,
+// Dispense, SetEnabled, SetAddress, Reset, each returning the vends as
+// Result.
 //
 // Layer: driver of the emulator, between the modem (emulator/modem, which
-// turns protocol commands into calls here) and the machine model. MDB owns
-// the goroutines of both bus ends while Run runs.
+// turns protocol commands into calls here) and the machine model. MDB and
+// EXE own the goroutines of both bus ends while Run runs.
+//
+// The rest of this comment is about MDB.
 //
 // What a remote operator gets over MDB 4.2, and what the emulator adds:
 //

@@ -44,6 +44,10 @@ type Visit struct {
 	Selection int
 	// Vends is how many products the customer takes at most; 0 means 1.
 	Vends int
+	// Funds is the credit the customer was told about (minor units), used
+	// by the Executive customer (ExecutiveVMC) to choose; 0 means what the
+	// machine's display shows. The MDB customer uses the session's funds.
+	Funds int64
 }
 
 // CashlessStats are the controller's counters.

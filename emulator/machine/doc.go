@@ -7,6 +7,11 @@
 // goroutines. CashlessVMC (cashless.go) is the machine's MDB controller for a
 // cashless reader (MDB 4.2 §7): it drives an mdb.MasterLink handed to it, in the
 // goroutine that calls its Run, and plays the customer of each session.
+// ExecutiveVMC (executive.go) is the machine's side of an Executive link,
+// where the payment system polls the machine (mdb/executive): it answers
+// through an executive.Machine, vends on the model when VEND arrives, and
+// runs, in one goroutine of its own joined by Run, the customer who presses
+// a selection when credit shows on the display or a visit is planned.
 // Randomness comes from a seeded source and time from a Now function, so two machines
 // made with the same Config behave identically.
 //

@@ -11,6 +11,10 @@ import (
 	"vendgate/protocol"
 )
 
+// exeResetTimeout bounds the Executive master's reset poll: a VEND in
+// progress holds the line for the machine's vend time first.
+const exeResetTimeout = 5 * time.Second
+
 // onCommand handles one request from vm/v1/{imei}/cmd/req/{cmdId}. It runs on a paho
 // goroutine of its own (OrderMatters is off), so a slow command does not hold others.
 func (m *Modem) onCommand(sess *session, topic string, payload []byte) {
@@ -82,10 +86,8 @@ func (m *Modem) precheck(args any) (int, string) {
 		if m.cfg.Bus != protocol.BusMDB && m.cfg.Bus != protocol.BusEXE {
 			return protocol.CodeUnsupported, "dispense needs an mdb or exe bus"
 		}
-		if m.cfg.Bus == protocol.BusEXE {
-			// mdb/executive exists, but the emulator does not run an
-			// Executive bus yet (see doc.go).
-			return protocol.CodeUnsupported, "dispense over the executive bus is not emulated"
+		if m.exe != nil && !m.exe.PriceHolding() {
+			return protocol.CodeUnsupported, exeDispenseRefusal
 		}
 		if !m.hasSelection(a.Number) {
 			return protocol.CodeBadArgs, fmt.Sprintf("no selection %d", a.Number)
@@ -94,6 +96,9 @@ func (m *Modem) precheck(args any) (int, string) {
 			return code, why
 		}
 	case protocol.CashlessAddressArgs:
+		if m.exe != nil {
+			return protocol.CodeUnsupported, exeAddressRefusal
+		}
 		if a.Address != 1 && a.Address != 2 {
 			return protocol.CodeBadArgs, "address must be 1 or 2"
 		}
@@ -212,6 +217,16 @@ func (m *Modem) execute(sess *session, req protocol.CommandRequest, args any) {
 		if m.mdb != nil {
 			m.mdb.Reset() // JUST RESET: the machine re-initialises the reader
 		}
+		if m.exe != nil {
+			// Executive cannot reset the machine: the payment system drops
+			// credit and authorisations and polls STATUS once. A silent
+			// machine does not stop the modem's own reboot.
+			ctx, cancel := context.WithTimeout(context.Background(), exeResetTimeout)
+			if err := m.exe.Reset(ctx); err != nil {
+				m.noteError("bus", err)
+			}
+			cancel()
+		}
 		ok(nil)
 		go m.reboot(sess)
 	case protocol.CashlessModeArgs:
@@ -220,6 +235,9 @@ func (m *Modem) execute(sess *session, req protocol.CommandRequest, args any) {
 		m.mu.Unlock()
 		if m.mdb != nil {
 			m.mdb.SetEnabled(a.Enabled)
+		}
+		if m.exe != nil {
+			m.exe.SetEnabled(a.Enabled)
 		}
 		ok(nil)
 		_ = m.SendHello()
@@ -239,13 +257,13 @@ func (m *Modem) execute(sess *session, req protocol.CommandRequest, args any) {
 		ok(nil)
 		_ = m.SendHello()
 	case protocol.CashlessCreditArgs:
-		if m.mdb != nil {
+		if m.payment() != nil {
 			m.busCredit(req, a)
 			return
 		}
 		m.credit(req, a)
 	case protocol.DispenseArgs:
-		if m.mdb != nil {
+		if m.payment() != nil {
 			m.busDispense(req, a)
 			return
 		}

@@ -46,7 +46,31 @@
 // cashless_address succeeds once the machine has re-initialised the reader at
 // the new address; reset announces JUST RESET on the bus and reboots the modem.
 // Credit and dispense are refused (rejected) while cashless payments are off
-// (CodeUnsupported) or another one runs (CodeBusy). On other buses the commands
-// act on the machine model directly, except dispense on exe, which is rejected
-// CodeUnsupported: mdb/executive exists but no Executive bus is emulated yet.
+// (CodeUnsupported) or another one runs (CodeBusy).
+//
+// Payment bus (Bus exe): while Run runs, the modem's payment system
+// (mdb/executive Master, Config.EXE) polls the machine's controller
+// (machine.ExecutiveVMC) over an in-memory executive.Pipe — in Executive the
+// payment system is the master. cashless_credit grants the credit
+// (GrantCredit); the machine's customer sees it on the display and buys;
+// each vend goes up as payment cashless, type paid, cmd = the command id,
+// and the command succeeds after the credit's vends (or a failed vend), or
+// fails with CodeTimeout when nothing was bought within the credit's timeout
+// (Executive has no session whose end would say "the customer left"); what
+// is left of the credit is then withdrawn. In non-price-holding mode the
+// machine reports only prices, so the vend's selection is "?". dispense
+// needs price-holding mode (Config.EXE.PriceHolding): Dispense(selection)
+// authorises one free vend, the emulated customer presses it and the vend
+// goes up as payment none, type free; in non-price-holding mode it is
+// rejected CodeUnsupported, because the machine never says which selection
+// was pressed. cashless_address is rejected CodeUnsupported: Executive has
+// no bus addresses. cashless_mode 0 refuses credit and dispense
+// (CodeUnsupported) until cashless_mode 1. reset resets the master's session
+// (credit and authorisations dropped, one STATUS poll — there is no public
+// Executive command that resets the machine) and reboots the modem. A
+// machine that does not answer the polls fails a credit or dispense with
+// CodeVMUnreachable.
+//
+// Without a bus (Bus none) credit and dispense act on the machine model
+// directly.
 package modem

@@ -91,8 +91,15 @@ type Config struct {
 	// Zero fields take the bus defaults (50 ms polls).
 	MDB bus.MDBConfig
 
+	// EXE tunes the in-process Executive bus run when Bus is exe: the
+	// modem's payment system polling the machine (package emulator/bus).
+	// Disabled is taken from Cashless; PriceHolding picks the mode (off:
+	// the machine reports prices and dispense is refused). Zero fields
+	// take the bus defaults (50 ms polls).
+	EXE bus.EXEConfig
+
 	OnResult  ResultHook         // optional: every terminal command result
-	OnConnect func(epoch uint64) // optional: after each session's setup (state, hello, subscribe)
+	OnConnect func(epoch uint64) // optional: after each session's setup (subscribe, state, hello)
 }
 
 // Stats are the modem's counters since New.
@@ -128,6 +135,7 @@ type Modem struct {
 	now  func() time.Time
 	mach *machine.Machine
 	mdb  *bus.MDB      // the payment bus when Bus is mdb, else nil
+	exe  *bus.EXE      // the payment bus when Bus is exe, else nil
 	wake chan struct{} // buffered(1): the sender has something to do
 
 	mu       sync.Mutex
@@ -216,6 +224,14 @@ func New(cfg Config) (*Modem, error) {
 			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 	}
+	if cfg.Bus == protocol.BusEXE {
+		ec := cfg.EXE
+		ec.Disabled = !cfg.Cashless.Enabled
+		var err error
+		if m.exe, err = bus.NewEXE(mach, ec); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+	}
 	m.rebootLocked()
 	return m, nil
 }
@@ -244,6 +260,10 @@ func (m *Modem) Machine() *machine.Machine { return m.mach }
 // MDB returns the modem's MDB bus (reader and the machine's VMC), or nil
 // when Bus is not mdb.
 func (m *Modem) MDB() *bus.MDB { return m.mdb }
+
+// EXE returns the modem's Executive bus (its payment system and the
+// machine's controller), or nil when Bus is not exe.
+func (m *Modem) EXE() *bus.EXE { return m.exe }
 
 // Connected reports whether a session is up (CONNACK received and set up).
 func (m *Modem) Connected() bool {
@@ -305,6 +325,15 @@ func (m *Modem) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			if err := m.mdb.Run(actx); err != nil {
+				m.noteError("bus", err)
+			}
+		}()
+	}
+	if m.exe != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.exe.Run(actx); err != nil {
 				m.noteError("bus", err)
 			}
 		}()
@@ -509,15 +538,11 @@ func (m *Modem) connect(ctx context.Context) (*session, error) {
 	}
 	m.mu.Unlock()
 
-	// protocol.md: state online, hello, then the command subscription.
-	if err := m.publishDirect(sess, protocol.ClassState, m.stateOnline(epoch), true); err != nil {
-		m.endSession(sess)
-		return nil, err
-	}
-	if err := m.publishDirect(sess, protocol.ClassHello, m.hello(), false); err != nil {
-		m.endSession(sess)
-		return nil, err
-	}
+	// protocol.md §1: the command subscription first, then state online and
+	// hello. Subscribing first lets the gateway send queued commands while
+	// the state and hello are still being stored (after a gateway restart
+	// that is a reconnect storm's worth of commits); their results wait in
+	// the outbox until the session is set up.
 	stok := client.Subscribe(protocol.CommandRequestFilter(m.cfg.IMEI), 1, func(_ mqtt.Client, msg mqtt.Message) {
 		m.onCommand(sess, msg.Topic(), msg.Payload())
 	})
@@ -525,6 +550,14 @@ func (m *Modem) connect(ctx context.Context) (*session, error) {
 		err := fmt.Errorf("%w: %v", ErrSubscribe, stok.Error())
 		m.noteError("subscribe", err)
 		sess.drop()
+		m.endSession(sess)
+		return nil, err
+	}
+	if err := m.publishDirect(sess, protocol.ClassState, m.stateOnline(epoch), true); err != nil {
+		m.endSession(sess)
+		return nil, err
+	}
+	if err := m.publishDirect(sess, protocol.ClassHello, m.hello(), false); err != nil {
 		m.endSession(sess)
 		return nil, err
 	}
