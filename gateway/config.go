@@ -66,6 +66,12 @@ type Config struct {
 	// Registers are the UKM5 cash registers to poll and where to push their
 	// status (see docs/registers.md); empty: none.
 	Registers RegistersConfig `json:"registers"`
+
+	// FiscalEmulated queues a cloud-register receipt for every successful
+	// paid vend of a machine with is_crt_active and fiscalises it with the
+	// emulated register (fiscal.Emulated; no real provider exists yet).
+	// Default true; false: no receipts are made.
+	FiscalEmulated *bool `json:"fiscal_emulated"`
 }
 
 // Defaults fills the zero fields.
@@ -103,6 +109,10 @@ func (c *Config) Defaults() {
 	defI(&c.WritesPending, 64)
 	defI(&c.IngestQueue, 8192)
 	defI(&c.IngestBatch, 512)
+	if c.FiscalEmulated == nil {
+		on := true
+		c.FiscalEmulated = &on
+	}
 }
 
 // Validate reports the first invalid field.

@@ -22,6 +22,7 @@ import (
 	"vendgate/gateway/internal/auth"
 	"vendgate/gateway/internal/broker"
 	"vendgate/gateway/internal/command"
+	"vendgate/gateway/internal/fiscal"
 	"vendgate/gateway/internal/ingest"
 	"vendgate/gateway/internal/metrics"
 	"vendgate/gateway/internal/presence"
@@ -41,6 +42,7 @@ type Gateway struct {
 	br     *broker.Broker
 	http   *http.Server
 	httpLn net.Listener
+	fiscal *fiscal.Worker // nil: receipts off (Config.FiscalEmulated)
 
 	// AdminPassword is the generated password of the first admin, when this
 	// start created it; empty otherwise.
@@ -90,6 +92,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 		MaxAttempts: cfg.CommandAttempts, DefaultTTL: time.Duration(cfg.CommandTTL), Logger: log.With("part", "command"),
 	})
 	h := &ingest.Handler{W: g.w, Store: db, Commands: g.cmds, Count: g.m, Audit: checkAudit, Log: log.With("part", "ingest")}
+	if *cfg.FiscalEmulated {
+		flog := log.With("part", "fiscal")
+		h.Fiscal = &ingest.Fiscal{Receipts: db, Machines: db, Catalog: db, Log: flog}
+		g.fiscal = fiscal.NewWorker(db, &fiscal.Emulated{}, fiscal.WorkerConfig{Logger: flog})
+	}
 	g.br, err = broker.New(broker.Config{
 		Listen: cfg.MQTTListen, ConnectTimeout: time.Duration(cfg.ConnectTimeout), MaxKeepalive: uint16(cfg.MaxKeepalive),
 		MaxClients: cfg.MaxClients, WritesPending: cfg.WritesPending, Logger: log.With("part", "broker"),
@@ -135,9 +142,17 @@ func (g *Gateway) Run(ctx context.Context, started func()) error {
 	wg.Go(g.w.Run)
 	cctx, cancelCmds := context.WithCancel(context.Background())
 	wg.Go(func() { g.cmds.Run(cctx) })
+	// The fiscal worker stops after the writer (below): the last vends'
+	// receipts are queued then, and submitted at the next start.
+	fctx, cancelFiscal := context.WithCancel(context.Background())
+	defer cancelFiscal()
+	if g.fiscal != nil {
+		wg.Go(func() { _ = g.fiscal.Run(fctx) })
+	}
 	if err := g.br.Start(); err != nil {
 		cancelCmds()
 		g.w.Close()
+		cancelFiscal()
 		wg.Wait()
 		return err
 	}
@@ -146,6 +161,7 @@ func (g *Gateway) Run(ctx context.Context, started func()) error {
 		_ = g.br.Close()
 		cancelCmds()
 		g.w.Close()
+		cancelFiscal()
 		wg.Wait()
 		return err
 	}
@@ -167,6 +183,7 @@ func (g *Gateway) Run(ctx context.Context, started func()) error {
 	_ = g.br.Close()
 	cancelCmds()
 	g.w.Close()
+	cancelFiscal()
 	wg.Wait()
 	g.Close()
 	if errors.Is(err, http.ErrServerClosed) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -13,12 +14,15 @@ import (
 	"vendgate/gateway/internal/store"
 )
 
+// grantSeq makes accessGrant's group names unique (names are unique per company).
+var grantSeq atomic.Int64
+
 // accessGrant puts the user into a new group holding the machines (for tests
 // in which an operator must see machines once canSeeMachine is wired).
 func accessGrant(t testing.TB, e *env, u store.User, vms ...store.Machine) store.Group {
 	t.Helper()
 	ctx := context.Background()
-	g := store.Group{CompanyID: u.CompanyID, Name: fmt.Sprintf("grant-%d-%d", u.ID, len(vms))}
+	g := store.Group{CompanyID: u.CompanyID, Name: fmt.Sprintf("grant-%d-%d", u.ID, grantSeq.Add(1))}
 	require.NoError(t, e.st.CreateGroup(ctx, &g))
 	ids := make([]int64, 0, len(vms))
 	for _, vm := range vms {

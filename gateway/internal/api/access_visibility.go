@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"vendgate/gateway/internal/store"
@@ -80,5 +81,54 @@ func (s *server) machineFilter(ctx context.Context, u store.User) (func(store.Ma
 	return func(m store.Machine) bool {
 		_, ok := set[m.ID]
 		return ok && m.CompanyID == company
+	}, nil
+}
+
+// canSeeModem is the modem side of canSeeMachine: no company sees another's
+// modems; for an operator, a modem bound to a machine they cannot see is
+// hidden too (its settings, commands and state are that machine's data),
+// while an unbound modem is company stock and stays visible. Errors are the
+// store's.
+func (s *server) canSeeModem(ctx context.Context, u store.User, m store.Modem) (bool, error) {
+	if m.CompanyID != u.CompanyID {
+		return false, nil
+	}
+	if seesCompany(u) {
+		return true, nil
+	}
+	vm, err := s.cfg.Store.GetMachineByModem(ctx, m.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return s.canSeeMachine(ctx, u, vm), nil
+}
+
+// modemFilter is canSeeModem for a list: the machine list (kept in memory,
+// machines_list.go) and one group query instead of queries per modem.
+func (s *server) modemFilter(ctx context.Context, u store.User) (func(store.Modem) bool, error) {
+	company := u.CompanyID
+	if seesCompany(u) {
+		return func(m store.Modem) bool { return m.CompanyID == company }, nil
+	}
+	rows, err := s.machineListRows(ctx, company)
+	if err != nil {
+		return nil, err
+	}
+	see, err := s.machineFilter(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	hidden := map[int64]struct{}{}
+	for _, r := range rows {
+		if vm := r.Machine; vm.ModemID != nil && !see(vm) {
+			hidden[*vm.ModemID] = struct{}{}
+		}
+	}
+	return func(m store.Modem) bool {
+		_, h := hidden[m.ID]
+		return m.CompanyID == company && !h
 	}, nil
 }

@@ -18,6 +18,7 @@ func TestVMReset(t *testing.T) {
 	m := e.modem("860000000000001", 1)
 	vm := e.machine("VM", 1, m.ID, "")
 	bare := e.machine("No modem", 1, 0, "")
+	accessGrant(t, e, e.oper, vm, bare)
 
 	r := e.do("POST", fmt.Sprintf("/v2/vending_machines/%d/reset", vm.ID), e.operTok, nil)
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Raw)
@@ -47,6 +48,7 @@ func TestVMRequestMerge(t *testing.T) {
 	m := e.modem("860000000000001", 1)
 	vm := e.machine("VM", 1, m.ID, "")
 	path := fmt.Sprintf("/v2/vending_machines/%d/request", vm.ID)
+	accessGrant(t, e, e.oper, vm)
 	shape := map[string]string{"request_id": "number", "progress": "bool", "command_id": "string"}
 
 	r := e.do("POST", path, e.operTok, `{"report":true}`)
@@ -97,6 +99,7 @@ func TestVMRequestMerge(t *testing.T) {
 
 	t.Run("errors", func(t *testing.T) {
 		bare := e.machine("No modem", 1, 0, "")
+		accessGrant(t, e, e.oper, bare)
 		for _, c := range []struct {
 			name, path, body string
 			fields           []string
@@ -129,6 +132,7 @@ func TestVMDispense(t *testing.T) {
 	vmNone := e.machine("No bus", 1, mNone.ID, "")
 	vmCaps := e.machine("No caps", 1, mCaps.ID, "")
 	vmBare := e.machine("No modem", 1, 0, "")
+	accessGrant(t, e, e.oper, vmOK, vmOff, vmNone, vmCaps, vmBare)
 	path := func(id int64) string { return fmt.Sprintf("/v2/vending_machines/%d/dispense", id) }
 
 	// mOff's connection drops (same epoch: the Last Will).
@@ -196,6 +200,7 @@ func TestVMVendistaCredit(t *testing.T) {
 	m := e.modem("860000000000001", 1)
 	vm := e.machine("VM", 1, m.ID, "")
 	bare := e.machine("No modem", 1, 0, "")
+	accessGrant(t, e, e.oper, vm, bare)
 	path := fmt.Sprintf("/v2/vending_machines/%d/vendista-credit", vm.ID)
 
 	r := e.do("POST", path, e.operTok, `{"amount":15000}`)

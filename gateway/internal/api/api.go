@@ -84,6 +84,8 @@ type server struct {
 	log  *slog.Logger
 	mux  *http.ServeMux
 	locs sync.Map // tz name → *time.Location (nil value: invalid name)
+	// vmList keeps the machine list of each company (machines_list.go).
+	vmList vmListCache
 	// patterns are the mux patterns in registration order (the OpenAPI test
 	// compares them with the document).
 	patterns []string
@@ -246,12 +248,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		buf.Reset()
 		buf.WriteString(`{"message":"Server error","subcode":"E500"}` + "\n")
 	}
+	writeRawJSON(w, status, buf.Bytes())
+}
+
+// writeRawJSON writes an encoded JSON body (ending in a newline, as
+// json.Encoder writes it) with writeJSON's headers.
+func writeRawJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
 }
 
 // statusWriter remembers whether a response was started (for panic recovery).

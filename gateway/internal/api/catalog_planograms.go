@@ -194,7 +194,7 @@ func (s *server) handlePlanogramCreate(w http.ResponseWriter, r *http.Request, s
 	if assign.Set && !assign.Null && !v.failed("assign") {
 		m, err := s.cfg.Store.GetMachine(ctx, assign.V)
 		switch {
-		case errors.Is(err, store.ErrNotFound) || (err == nil && !canSee(sess, m)):
+		case errors.Is(err, store.ErrNotFound) || (err == nil && !s.canSeeMachine(ctx, sess.User, m)):
 			v.add("assign", "The selected assign is invalid.")
 		case err != nil:
 			return err

@@ -268,6 +268,7 @@ func TestCatalogLoading(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	s := newCatSetup(t, e)
+	accessGrant(t, e, e.oper, s.vm)
 	path := fmt.Sprintf("/v2/vending_machines/%d/", s.vm.ID)
 
 	r := e.do("GET", path+"loading", e.operTok, nil)
@@ -357,6 +358,7 @@ func TestCatalogServiceFlags(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	s := newCatSetup(t, e)
+	accessGrant(t, e, e.oper, s.vm)
 	srv := e.h.(*server)
 	ctx := context.Background()
 	get := func() map[string]bool {

@@ -108,6 +108,17 @@ func (s *server) handleCommandGet(w http.ResponseWriter, r *http.Request, sess *
 		}
 		return err
 	}
+	// A command about a machine is that machine's data, even when its modem
+	// has since moved to a machine the caller sees.
+	if c.VMID != 0 && !seesCompany(sess.User) {
+		vm, err := s.cfg.Store.GetMachine(r.Context(), c.VMID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !s.canSeeMachine(r.Context(), sess.User, vm)) {
+			return errNotFound(msgCommandNotFound)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	writeJSON(w, http.StatusOK, toCommandJSON(c))
 	return nil
 }

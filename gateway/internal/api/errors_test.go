@@ -101,6 +101,7 @@ func TestPanicRecovered(t *testing.T) {
 	m := e.modem("860000000000001", 1)
 	vm := e.machine("VM", 1, m.ID, "")
 	e.cmd.panic = true
+	accessGrant(t, e, e.oper, vm)
 	r := e.do("POST", fmt.Sprintf("/v2/vending_machines/%d/reset", vm.ID), e.operTok, nil)
 	obj := requireError(t, r, http.StatusInternalServerError, SubInternal)
 	require.Equal(t, "Server error", obj["message"])

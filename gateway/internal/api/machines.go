@@ -134,26 +134,19 @@ func (s *server) toVMDetail(m store.Machine, modem *store.Modem, local bool, now
 	return out
 }
 
-// machineFor loads a machine the caller may see; anything else is a 404.
+// machineFor loads a machine the caller may see (canSeeMachine: the company's,
+// and for an operator only those of their groups); anything else is a 404, so
+// an invisible machine is indistinguishable from a missing one.
 func (s *server) machineFor(r *http.Request, sess *session) (store.Machine, error) {
 	id, err := pathID(r, "id", msgVMNotFound)
 	if err != nil {
 		return store.Machine{}, err
 	}
 	m, err := s.cfg.Store.GetMachine(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !canSee(sess, m)) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.canSeeMachine(r.Context(), sess.User, m)) {
 		return store.Machine{}, errNotFound(msgVMNotFound)
 	}
 	return m, err
-}
-
-// canSee is the machine visibility rule (spec "Полный список ТА"): admins and
-// senior operators see every machine of their company.
-//
-// TODO(operator groups): operators must see only the machines of the groups
-// assigned to them; until groups exist they see the whole company like seniors.
-func canSee(sess *session, m store.Machine) bool {
-	return m.CompanyID == sess.User.CompanyID
 }
 
 // machineModem returns the machine's modem, nil when it has none.
@@ -169,40 +162,6 @@ func (s *server) machineModem(r *http.Request, m store.Machine) (*store.Modem, e
 		return nil, err
 	}
 	return &modem, nil
-}
-
-func (s *server) handleVMList(w http.ResponseWriter, r *http.Request, sess *session) error {
-	local, err := queryBool(r, "local")
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	ms, err := s.cfg.Store.ListMachines(ctx, sess.User.CompanyID)
-	if err != nil {
-		return err
-	}
-	modems, err := s.cfg.Store.ListModems(ctx, sess.User.CompanyID)
-	if err != nil {
-		return err
-	}
-	byID := make(map[int64]*store.Modem, len(modems))
-	for i := range modems {
-		byID[modems[i].ID] = &modems[i]
-	}
-	now := s.cfg.Now()
-	out := make([]vmJSON, 0, len(ms))
-	for _, m := range ms {
-		if !canSee(sess, m) {
-			continue
-		}
-		var modem *store.Modem
-		if m.ModemID != nil {
-			modem = byID[*m.ModemID]
-		}
-		out = append(out, s.toVMJSON(m, modem, local, now))
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
 }
 
 func (s *server) handleVMGet(w http.ResponseWriter, r *http.Request, sess *session) error {

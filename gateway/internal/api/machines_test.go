@@ -56,6 +56,7 @@ func TestVMListAndDetail(t *testing.T) {
 	vm1 := e.machine("Кофейник", 1, m1.ID, "Europe/Moscow")
 	vm2 := e.machine("Снеки", 1, m2.ID, "")
 	vm3 := e.machine("Без модема", 1, 0, "")
+	accessGrant(t, e, e.oper, vm1, vm2, vm3) // an operator sees the machines of their groups
 	e.machine("Чужой", otherCompany, 0, "")
 	e.sale(m1.ID, time.Date(2024, 5, 10, 9, 30, 0, 0, time.UTC), "v1")
 
@@ -115,6 +116,7 @@ func TestVMTimestamp(t *testing.T) {
 	e := newEnv(t)
 	m := e.modem("860000000000001", 1)
 	vm := e.machine("VM", 1, m.ID, "Asia/Vladivostok")
+	accessGrant(t, e, e.oper, vm)
 	path := fmt.Sprintf("/v2/vending_machines/%d/timestamp", vm.ID)
 	r := e.do("GET", path, e.operTok, nil)
 	require.Equal(t, http.StatusOK, r.Status)
@@ -230,6 +232,7 @@ func TestVMUpdate(t *testing.T) {
 	m2 := e.modem("860000000000002", 1)
 	vm := e.machine("Старое", 1, m.ID, "Europe/Moscow")
 	other := e.machine("Другой", 1, m2.ID, "")
+	accessGrant(t, e, e.oper, vm, other)
 	path := fmt.Sprintf("/v2/vending_machines/%d", vm.ID)
 	pl := int64(5)
 	vm.PlanogramID = &pl
@@ -310,6 +313,7 @@ func TestEvents(t *testing.T) {
 	e := newEnv(t)
 	m := e.modem("860000000000001", 1)
 	vm := e.machine("VM", 1, m.ID, "Europe/Moscow")
+	accessGrant(t, e, e.oper, vm)
 	ctx := context.Background()
 	at := func(s string) time.Time {
 		ts, err := time.Parse(time.RFC3339, s)

@@ -42,13 +42,24 @@ func toModemJSON(m store.Modem) modemJSON {
 	}
 }
 
-// modemFor loads a modem of the caller's company; another company's is a 404.
+// modemFor loads a modem the caller may see (canSeeModem); another company's,
+// or for an operator one bound to a machine outside their groups, is a 404.
 func (s *server) modemFor(r *http.Request, sess *session, id int64) (store.Modem, error) {
 	m, err := s.cfg.Store.GetModem(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && m.CompanyID != sess.User.CompanyID) {
+	if errors.Is(err, store.ErrNotFound) {
 		return store.Modem{}, errNotFound(msgModemNotFound)
 	}
-	return m, err
+	if err != nil {
+		return store.Modem{}, err
+	}
+	ok, err := s.canSeeModem(r.Context(), sess.User, m)
+	if err != nil {
+		return store.Modem{}, err
+	}
+	if !ok {
+		return store.Modem{}, errNotFound(msgModemNotFound)
+	}
+	return m, nil
 }
 
 func (s *server) handleModemList(w http.ResponseWriter, r *http.Request, sess *session) error {
@@ -56,9 +67,15 @@ func (s *server) handleModemList(w http.ResponseWriter, r *http.Request, sess *s
 	if err != nil {
 		return err
 	}
+	see, err := s.modemFilter(r.Context(), sess.User)
+	if err != nil {
+		return err
+	}
 	out := make([]modemJSON, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, toModemJSON(m))
+		if see(m) {
+			out = append(out, toModemJSON(m))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -176,6 +176,7 @@ func TestModemSet(t *testing.T) {
 	e := newEnv(t)
 	m := e.modem("860000000000001", 1)
 	vm := e.machine("VM", 1, m.ID, "")
+	accessGrant(t, e, e.oper, vm)
 	path := fmt.Sprintf("/v2/modems/%d/set", m.ID)
 
 	r := e.do("POST", path, e.operTok, `{"cashless_mode":1,"cashless_address":2,"cashless_credit":"100.50,6,1","client_id":"ignored"}`)
@@ -249,6 +250,7 @@ func TestCommands(t *testing.T) {
 	e := newEnv(t)
 	m := e.modem("860000000000001", 1)
 	vm := e.machine("VM", 1, m.ID, "")
+	accessGrant(t, e, e.oper, vm)
 	r := e.do("POST", fmt.Sprintf("/v2/vending_machines/%d/reset", vm.ID), e.operTok, nil)
 	require.Equal(t, http.StatusOK, r.Status)
 	id := r.obj(t)["command_id"].(string)

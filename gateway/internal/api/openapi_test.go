@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -163,4 +164,153 @@ func TestPatternOp(t *testing.T) {
 	} {
 		t.Run(c.in, func(t *testing.T) { require.Equal(t, c.want, patternOp(c.in)) })
 	}
+}
+
+// TestOpenAPINoStubs: every operation is a real entry, not a generated stub.
+func TestOpenAPINoStubs(t *testing.T) {
+	ops, _ := openAPIOps(t)
+	var stubs []string
+	for name, o := range ops {
+		if _, ok := o["x-vendgate-todo"]; ok {
+			stubs = append(stubs, name)
+		}
+	}
+	slices.Sort(stubs)
+	require.Emptyf(t, stubs, "operations still marked x-vendgate-todo:\n  %s", strings.Join(stubs, "\n  "))
+}
+
+// openAPIResponseSchema returns the documented schema of the response status
+// of the operation serving pattern (nil when it documents none).
+func openAPIResponseSchema(t *testing.T, pattern string, status int) (schema any, doc map[string]any) {
+	t.Helper()
+	ops, doc := openAPIOps(t)
+	o := ops[patternOp(pattern)]
+	require.NotNilf(t, o, "%s is not documented", pattern)
+	resps, _ := o["responses"].(map[string]any)
+	resp, ok := resps[strconv.Itoa(status)].(map[string]any)
+	require.Truef(t, ok, "%s: status %d is not documented", pattern, status)
+	resp = resolveRef(doc, resp)
+	content, _ := resp["content"].(map[string]any)
+	media, _ := content["application/json"].(map[string]any)
+	return media["schema"], doc
+}
+
+// resolveRef follows a local $ref.
+func resolveRef(doc map[string]any, m map[string]any) map[string]any {
+	for {
+		r, ok := m["$ref"].(string)
+		if !ok {
+			return m
+		}
+		var cur any = doc
+		for _, part := range strings.Split(strings.TrimPrefix(r, "#/"), "/") {
+			cur = cur.(map[string]any)[part]
+		}
+		m = cur.(map[string]any)
+	}
+}
+
+// schemaDiff checks a decoded JSON value against the subset of JSON Schema
+// openapi.json uses (type, properties, required, items, enum, const, oneOf,
+// $ref). Objects with properties must not carry fields the schema lacks: the
+// document lists every field the handlers write.
+func schemaDiff(doc map[string]any, schema any, v any, path string) []string {
+	s, ok := schema.(map[string]any)
+	if !ok || len(s) == 0 {
+		return nil // {}: anything
+	}
+	s = resolveRef(doc, s)
+	if alts, ok := s["oneOf"].([]any); ok {
+		for _, alt := range alts {
+			if len(schemaDiff(doc, alt, v, path)) == 0 {
+				return nil
+			}
+		}
+		return []string{fmt.Sprintf("%s: %v matches no alternative", orRoot(path), v)}
+	}
+	var diffs []string
+	if ts := schemaTypes(s["type"]); len(ts) > 0 {
+		jt := jsonType(v)
+		match := false
+		for _, typ := range ts {
+			switch {
+			case typ == jt, typ == "boolean" && jt == "bool", typ == "number" && jt == "number":
+				match = true
+			case typ == "integer" && jt == "number":
+				_, err := v.(json.Number).Int64()
+				match = match || err == nil
+			}
+		}
+		if !match {
+			return []string{fmt.Sprintf("%s: %s (%v), documented %v", orRoot(path), jt, v, ts)}
+		}
+	}
+	if enum, ok := s["enum"].([]any); ok && v != nil {
+		found := false
+		for _, e := range enum {
+			if fmt.Sprint(e) == fmt.Sprint(v) {
+				found = true
+			}
+		}
+		if !found {
+			diffs = append(diffs, fmt.Sprintf("%s: %v not in the documented enum %v", orRoot(path), v, enum))
+		}
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		props, _ := s["properties"].(map[string]any)
+		req, _ := s["required"].([]any)
+		for _, r := range req {
+			if _, ok := x[r.(string)]; !ok {
+				diffs = append(diffs, fmt.Sprintf("%s: required but missing", join(path, r.(string))))
+			}
+		}
+		for k, val := range x {
+			ps, ok := props[k]
+			if !ok {
+				if props != nil && s["additionalProperties"] == nil {
+					diffs = append(diffs, fmt.Sprintf("%s: not documented", join(path, k)))
+				}
+				if ap, ok := s["additionalProperties"].(map[string]any); ok {
+					diffs = append(diffs, schemaDiff(doc, ap, val, join(path, k))...)
+				}
+				continue
+			}
+			diffs = append(diffs, schemaDiff(doc, ps, val, join(path, k))...)
+		}
+	case []any:
+		for _, it := range x {
+			diffs = append(diffs, schemaDiff(doc, s["items"], it, path+"[]")...)
+		}
+	}
+	slices.Sort(diffs)
+	return slices.Compact(diffs)
+}
+
+func schemaTypes(t any) []string {
+	switch x := t.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, v := range x {
+			out = append(out, v.(string))
+		}
+		return out
+	}
+	return nil
+}
+
+func TestSchemaDiff(t *testing.T) {
+	doc := map[string]any{"components": map[string]any{"schemas": map[string]any{
+		"X": map[string]any{"type": "object", "required": []any{"id"}, "properties": map[string]any{
+			"id": map[string]any{"type": "integer"}, "n": map[string]any{"type": []any{"string", "null"}},
+			"e": map[string]any{"type": "integer", "enum": []any{1.0, 2.0}}}},
+	}}}
+	ref := map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/X"}}
+	ok := []any{map[string]any{"id": json.Number("1"), "n": nil, "e": json.Number("2")}}
+	require.Empty(t, schemaDiff(doc, ref, ok, ""))
+	bad := []any{map[string]any{"id": json.Number("1.5"), "n": json.Number("3"), "e": json.Number("3"), "z": true}, map[string]any{}}
+	require.Equal(t, []string{"[].e: 3 not in the documented enum [1 2]", "[].id: number (1.5), documented [integer]",
+		"[].id: required but missing", "[].n: number (3), documented [string null]", "[].z: not documented"}, schemaDiff(doc, ref, bad, ""))
 }

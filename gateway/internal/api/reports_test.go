@@ -166,6 +166,7 @@ func TestReportsOne(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, as, 3)
 	base := fmt.Sprintf("/v2/vending_machines/%d/reports/", f.vm.ID)
+	accessGrant(t, e, e.oper, f.vm)
 
 	for _, tc := range []struct {
 		path, want string

@@ -46,6 +46,9 @@ type Handler struct {
 	// and the storm never settled. A slow commit should hold the modem back,
 	// not throw it out; PublishAsync, the broker's normal path, has no timeout.
 	SubmitTimeout time.Duration
+	// Fiscal, when set, queues the cloud-register receipts of paid vends of
+	// machines with is_crt_active; nil: no receipts.
+	Fiscal *Fiscal
 }
 
 var _ broker.Handler = (*Handler)(nil)
@@ -239,6 +242,13 @@ func (h *Handler) after(up store.Uplink) {
 			h.Log.Warn("satisfy report request", "vm", vm.ID, "err", err)
 		}
 		h.auditDerived(ctx, up)
+	case store.UpVend:
+		if h.Fiscal == nil || !h.Fiscal.wants(up.Vend) {
+			return
+		}
+		if _, err := h.Fiscal.Vend(context.Background(), up.ModemID, *up.Vend); err != nil && h.Log != nil {
+			h.Log.Error("receipt not queued", "modem", up.ModemID, "msg", up.Vend.MsgID, "err", err)
+		}
 	}
 }
 
