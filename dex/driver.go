@@ -208,7 +208,6 @@ type link struct {
 	in   chan chunk
 	quit chan struct{}
 	wg   sync.WaitGroup
-	err  error // sticky read error
 }
 
 func startLink(rw io.ReadWriter) *link {
