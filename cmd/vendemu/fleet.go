@@ -14,13 +14,6 @@ import (
 	"vendgate/protocol"
 )
 
-func init() {
-	commands["fleet"] = subcommand{
-		summary: "run N modems (IMEIs from a prefix, passwords from a secret); --provision-file writes the credentials",
-		run:     runFleet,
-	}
-}
-
 // maxFleet bounds one process: each raw modem holds one socket.
 const maxFleet = 100_000
 

@@ -19,14 +19,20 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
-// subcommand is one "vendemu NAME ..." command. Each lives in its own file and adds
-// itself to commands from an init function (later: vm, ukm5, petrosoft).
+// subcommand is one "vendemu NAME ..." command; each lives in its own file.
 type subcommand struct {
 	summary string // one line for the usage text
 	run     func(ctx context.Context, args []string, e env) int
 }
 
-var commands = map[string]subcommand{}
+var commands = map[string]subcommand{
+	"fleet":     {summary: "run N modems (IMEIs from a prefix, passwords from a secret); --provision-file writes the credentials", run: runFleet},
+	"modem":     {summary: "run one modem with the given IMEI and password", run: runModem},
+	"petrosoft": {summary: "emulate the Petrosoft Monitoring Data API (where register statuses are pushed)", run: runPetrosoft},
+	"rest-load": {summary: "drive commands through the REST API (POST /v2/modems/{id}/set, poll GET /v2/commands/{id}) and measure the round trip", run: runRESTLoad},
+	"ukm5":      {summary: "emulate many UKM5 cash registers' status API (for the register poller)", run: runUKM5},
+	"vm":        {summary: "play a vending machine on a DEX/UCS serial line (or a pseudo-terminal)", run: runVM},
+}
 
 func usage() string {
 	var b strings.Builder

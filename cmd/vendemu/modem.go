@@ -11,13 +11,6 @@ import (
 	"vendgate/protocol"
 )
 
-func init() {
-	commands["modem"] = subcommand{
-		summary: "run one modem with the given IMEI and password",
-		run:     runModem,
-	}
-}
-
 func runModem(ctx context.Context, args []string, e env) int {
 	fs := flag.NewFlagSet("modem", flag.ContinueOnError)
 	var c common

@@ -11,13 +11,6 @@ import (
 	"vendgate/emulator/petrosoft"
 )
 
-func init() {
-	commands["petrosoft"] = subcommand{
-		summary: "emulate the Petrosoft Monitoring Data API (where register statuses are pushed)",
-		run:     runPetrosoft,
-	}
-}
-
 const petrosoftUsage = `Usage: vendemu petrosoft --token TOKEN [flags]
 
 Emulate the Petrosoft Monitoring Data API: POST PREFIX{stationId} with a

@@ -18,13 +18,6 @@ import (
 	"vendgate/emulator/fleet"
 )
 
-func init() {
-	commands["rest-load"] = subcommand{
-		summary: "drive commands through the REST API (POST /v2/modems/{id}/set, poll GET /v2/commands/{id}) and measure the round trip",
-		run:     runRESTLoad,
-	}
-}
-
 // restLoad is one rest-load run.
 type restLoad struct {
 	api, token string

@@ -12,13 +12,6 @@ import (
 	"vendgate/emulator/ukm5"
 )
 
-func init() {
-	commands["ukm5"] = subcommand{
-		summary: "emulate many UKM5 cash registers' status API (for the register poller)",
-		run:     runUKM5,
-	}
-}
-
 const ukm5Usage = `Usage: vendemu ukm5 [flags]
 
 Emulate N UKM5 cash registers answering api/v1/status/{last_receipt_time,

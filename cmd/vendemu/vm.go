@@ -18,13 +18,6 @@ import (
 	"vendgate/internal/serialport"
 )
 
-func init() {
-	commands["vm"] = subcommand{
-		summary: "play a vending machine on a DEX/UCS serial line (or a pseudo-terminal)",
-		run:     runVM,
-	}
-}
-
 const vmUsage = `Usage: vendemu vm --port PATH|pty [flags]
 
 Play a vending machine on a DEX/UCS line: serve its EVA-DTS audit to any
