@@ -170,10 +170,7 @@ func selNumber(v *validator, field string) string {
 // the sum of its selections' capacities (and criticals); a recipe ingredient
 // used by several entries gets the largest given.
 func (s *server) handlePlanogramCreate(w http.ResponseWriter, r *http.Request, sess *session) error {
-	if err := canEditCatalog(sess); err != nil {
-		return err
-	}
-	c, err := s.catalog()
+	c, err := s.catalogForEdit(sess)
 	if err != nil {
 		return err
 	}
@@ -294,10 +291,7 @@ func (s *server) handlePlanogramCreate(w http.ResponseWriter, r *http.Request, s
 // handlePlanogramDelete is DELETE /v2/planograms/{id}: machines using it are
 // unloaded (history records) and left without a planogram.
 func (s *server) handlePlanogramDelete(w http.ResponseWriter, r *http.Request, sess *session) error {
-	if err := canEditCatalog(sess); err != nil {
-		return err
-	}
-	c, err := s.catalog()
+	c, err := s.catalogForEdit(sess)
 	if err != nil {
 		return err
 	}

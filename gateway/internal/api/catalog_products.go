@@ -187,10 +187,7 @@ func (s *server) readRecipe(r *http.Request, sess *session, c store.Catalog, v *
 // handleProductCreate is POST /v2/products: a product (composite false) or a
 // recipe (composite true, components required).
 func (s *server) handleProductCreate(w http.ResponseWriter, r *http.Request, sess *session) error {
-	if err := canEditCatalog(sess); err != nil {
-		return err
-	}
-	c, err := s.catalog()
+	c, err := s.catalogForEdit(sess)
 	if err != nil {
 		return err
 	}
@@ -228,10 +225,7 @@ func (s *server) handleProductCreate(w http.ResponseWriter, r *http.Request, ses
 // handleProductUpdate is PUT /v2/products/{id}: name, note, vat,
 // inventory_number and, for recipes, a new recipe in components.
 func (s *server) handleProductUpdate(w http.ResponseWriter, r *http.Request, sess *session) error {
-	if err := canEditCatalog(sess); err != nil {
-		return err
-	}
-	c, err := s.catalog()
+	c, err := s.catalogForEdit(sess)
 	if err != nil {
 		return err
 	}
@@ -280,10 +274,7 @@ func (s *server) handleProductUpdate(w http.ResponseWriter, r *http.Request, ses
 
 // handleProductDelete is DELETE /v2/products/{id}.
 func (s *server) handleProductDelete(w http.ResponseWriter, r *http.Request, sess *session) error {
-	if err := canEditCatalog(sess); err != nil {
-		return err
-	}
-	c, err := s.catalog()
+	c, err := s.catalogForEdit(sess)
 	if err != nil {
 		return err
 	}
@@ -316,10 +307,7 @@ func (s *server) handleRecipeList(w http.ResponseWriter, r *http.Request, sess *
 
 // handleRecipeAdd is POST /v2/products/{id}/components {id, volume}.
 func (s *server) handleRecipeAdd(w http.ResponseWriter, r *http.Request, sess *session) error {
-	if err := canEditCatalog(sess); err != nil {
-		return err
-	}
-	c, err := s.catalog()
+	c, err := s.catalogForEdit(sess)
 	if err != nil {
 		return err
 	}
@@ -366,10 +354,7 @@ func recipeComponent(r *http.Request) (int64, error) {
 
 // handleRecipeSet is PUT /v2/products/{id}/components/{component_id} {volume}.
 func (s *server) handleRecipeSet(w http.ResponseWriter, r *http.Request, sess *session) error {
-	if err := canEditCatalog(sess); err != nil {
-		return err
-	}
-	c, err := s.catalog()
+	c, err := s.catalogForEdit(sess)
 	if err != nil {
 		return err
 	}
@@ -404,10 +389,7 @@ func (s *server) handleRecipeSet(w http.ResponseWriter, r *http.Request, sess *s
 
 // handleRecipeDelete is DELETE /v2/products/{id}/components/{component_id}.
 func (s *server) handleRecipeDelete(w http.ResponseWriter, r *http.Request, sess *session) error {
-	if err := canEditCatalog(sess); err != nil {
-		return err
-	}
-	c, err := s.catalog()
+	c, err := s.catalogForEdit(sess)
 	if err != nil {
 		return err
 	}

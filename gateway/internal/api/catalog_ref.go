@@ -41,6 +41,15 @@ func canEditCatalog(sess *session) error {
 	return requireRole(sess, RoleAdmin, RoleSeniorOperator)
 }
 
+// catalogForEdit is the opening of every catalogue change: the role rule
+// first (403), then the store's catalogue (501 when it has none).
+func (s *server) catalogForEdit(sess *session) (store.Catalog, error) {
+	if err := canEditCatalog(sess); err != nil {
+		return nil, err
+	}
+	return s.catalog()
+}
+
 // created writes the spec's 201 {"res": true, "resource": {"id": N}}.
 func created(w http.ResponseWriter, id int64) {
 	writeJSON(w, http.StatusCreated, map[string]any{"res": true, "resource": map[string]int64{"id": id}})
@@ -192,10 +201,7 @@ func requiredName(v *validator, field string) optStr {
 
 // handleComponentCreate is POST /v2/components {name, unit}.
 func (s *server) handleComponentCreate(w http.ResponseWriter, r *http.Request, sess *session) error {
-	if err := canEditCatalog(sess); err != nil {
-		return err
-	}
-	c, err := s.catalog()
+	c, err := s.catalogForEdit(sess)
 	if err != nil {
 		return err
 	}
@@ -280,10 +286,7 @@ func applyLocation(p *params, l *store.Location, create bool) error {
 
 // handleLocationCreate is POST /v2/locations {name, address, note}.
 func (s *server) handleLocationCreate(w http.ResponseWriter, r *http.Request, sess *session) error {
-	if err := canEditCatalog(sess); err != nil {
-		return err
-	}
-	c, err := s.catalog()
+	c, err := s.catalogForEdit(sess)
 	if err != nil {
 		return err
 	}
@@ -317,10 +320,7 @@ func (s *server) locationFor(r *http.Request, sess *session, c store.Catalog) (s
 
 // handleLocationUpdate is PUT /v2/locations/{id}: a partial update.
 func (s *server) handleLocationUpdate(w http.ResponseWriter, r *http.Request, sess *session) error {
-	if err := canEditCatalog(sess); err != nil {
-		return err
-	}
-	c, err := s.catalog()
+	c, err := s.catalogForEdit(sess)
 	if err != nil {
 		return err
 	}
@@ -345,10 +345,7 @@ func (s *server) handleLocationUpdate(w http.ResponseWriter, r *http.Request, se
 // handleLocationDelete is DELETE /v2/locations/{id}{?force}: 409 while a machine
 // has the location, unless force.
 func (s *server) handleLocationDelete(w http.ResponseWriter, r *http.Request, sess *session) error {
-	if err := canEditCatalog(sess); err != nil {
-		return err
-	}
-	c, err := s.catalog()
+	c, err := s.catalogForEdit(sess)
 	if err != nil {
 		return err
 	}
