@@ -4,8 +4,9 @@
 // once), and finishes them as expired or timed out when the modem never answers.
 //
 // State lives in the store, so queued commands survive a gateway restart and go
-// out when the modem comes back. The in-memory part only tracks which modems are
-// connected and when each in-flight command was last sent.
+// out when the modem comes back. The in-memory part tracks which modems are
+// connected, when each in-flight command was last sent, and which modems may
+// have unfinished commands (so a reconnecting modem with none costs no query).
 package command
 
 import (
@@ -75,9 +76,60 @@ type Service struct {
 	mu      sync.Mutex
 	online  map[int64]string // modem id → IMEI of modems subscribed to their command topic
 	flights map[string]*flight
+	// pending holds every modem that may have an unfinished command (a superset:
+	// a modem leaves it only when a dispatch found nothing to do). The value is
+	// bumped by each new command so that a dispatch that started before the
+	// command was stored cannot remove the modem. Until loaded is set (Run read
+	// the store), every modem counts as pending.
+	pending map[int64]uint64
+	loaded  bool
 
-	kicks []chan int64
-	wg    sync.WaitGroup
+	queues []*queue
+	wg     sync.WaitGroup
+}
+
+// queue is one dispatch worker's modems to look at: each modem at most once,
+// however often it is kicked, and nothing is ever dropped (a reconnect storm
+// kicks every modem at once).
+type queue struct {
+	mu    sync.Mutex
+	set   map[int64]struct{}
+	order []int64
+	wake  chan struct{} // capacity 1: "there may be work"
+}
+
+func newQueue() *queue {
+	return &queue{set: make(map[int64]struct{}), wake: make(chan struct{}, 1)}
+}
+
+func (q *queue) push(id int64) {
+	q.mu.Lock()
+	if _, ok := q.set[id]; !ok {
+		q.set[id] = struct{}{}
+		q.order = append(q.order, id)
+	}
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pop takes the oldest modem; a kick that arrives while it is being dispatched
+// queues it again, so no change is missed.
+func (q *queue) pop() (int64, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.order) == 0 {
+		return 0, false
+	}
+	id := q.order[0]
+	q.order = q.order[1:]
+	if len(q.order) == 0 {
+		q.order = nil // let the drained array go
+	}
+	delete(q.set, id)
+	return id, true
 }
 
 // New makes a Service; Run starts it.
@@ -107,9 +159,9 @@ func New(st store.Store, pub Publisher, obs Observer, cfg Config) *Service {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{st: st, pub: pub, obs: obs, cfg: cfg, log: cfg.Logger,
-		online: make(map[int64]string), flights: make(map[string]*flight)}
+		online: make(map[int64]string), flights: make(map[string]*flight), pending: make(map[int64]uint64)}
 	for range cfg.Workers {
-		s.kicks = append(s.kicks, make(chan int64, 4096))
+		s.queues = append(s.queues, newQueue())
 	}
 	return s
 }
@@ -142,6 +194,9 @@ func (s *Service) Submit(ctx context.Context, r Request) (store.Command, bool, e
 	}
 	if created {
 		s.observe(string(store.CmdQueued))
+		s.mu.Lock()
+		s.pending[r.ModemID]++
+		s.mu.Unlock()
 		s.Kick(r.ModemID)
 	}
 	return stored, created, nil
@@ -217,26 +272,34 @@ func (s *Service) finished(ctx context.Context, c store.Command) {
 	}
 }
 
-// Kick asks for a dispatch attempt for the modem.
+// Kick asks for a dispatch attempt for the modem. A modem with nothing
+// unfinished costs nothing.
 func (s *Service) Kick(modemID int64) {
-	ch := s.kicks[uint64(modemID)%uint64(len(s.kicks))]
-	select {
-	case ch <- modemID:
-	default:
-		// The worker is far behind; the periodic sweep will retry this modem.
-		s.log.Warn("command dispatch queue full", "modem", modemID)
+	s.mu.Lock()
+	_, p := s.pending[modemID]
+	p = p || !s.loaded
+	s.mu.Unlock()
+	if p {
+		s.queues[uint64(modemID)%uint64(len(s.queues))].push(modemID)
 	}
 }
 
 // Run dispatches and checks timeouts until ctx ends.
 func (s *Service) Run(ctx context.Context) {
-	for _, ch := range s.kicks {
+	s.load(ctx)
+	for _, q := range s.queues {
 		s.wg.Go(func() {
 			for {
 				select {
 				case <-ctx.Done():
 					return
-				case id := <-ch:
+				case <-q.wake:
+				}
+				for ctx.Err() == nil {
+					id, ok := q.pop()
+					if !ok {
+						break
+					}
 					s.dispatch(ctx, id)
 				}
 			}
@@ -257,9 +320,42 @@ func (s *Service) Run(ctx context.Context) {
 	s.wg.Wait()
 }
 
+// load reads which modems have unfinished commands. Until it succeeds every
+// kick dispatches (correct, only slower), so a store error is retried.
+func (s *Service) load(ctx context.Context) {
+	for ctx.Err() == nil {
+		ids, err := s.st.UnfinishedModems(ctx)
+		if err == nil {
+			s.mu.Lock()
+			for _, id := range ids {
+				s.pending[id]++
+			}
+			s.loaded = true
+			s.mu.Unlock()
+			return
+		}
+		s.log.Warn("load modems with unfinished commands", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// settled removes the modem from the pending set when no command arrived since
+// gen was read: its dispatch found nothing queued and nothing in flight.
+func (s *Service) settled(modemID int64, gen uint64) {
+	s.mu.Lock()
+	if g, ok := s.pending[modemID]; ok && g == gen && s.loaded {
+		delete(s.pending, modemID)
+	}
+	s.mu.Unlock()
+}
+
 func (s *Service) dispatch(ctx context.Context, modemID int64) {
 	s.mu.Lock()
 	imei, ok := s.online[modemID]
+	gen := s.pending[modemID]
 	s.mu.Unlock()
 	if !ok {
 		return
@@ -284,10 +380,12 @@ func (s *Service) dispatch(ctx context.Context, modemID int64) {
 		}
 	} else {
 		c, ok, err = s.st.NextCommand(ctx, modemID, now)
-		if err != nil || !ok {
-			if err != nil {
-				s.log.Warn("next command", "modem", modemID, "err", err)
-			}
+		if err != nil {
+			s.log.Warn("next command", "modem", modemID, "err", err)
+			return
+		}
+		if !ok {
+			s.settled(modemID, gen)
 			return
 		}
 	}

@@ -316,6 +316,9 @@ type Commands interface {
 	ListCommands(ctx context.Context, modemID int64, limit int) ([]Command, error)
 	// PendingModems returns the modems that have queued commands.
 	PendingModems(ctx context.Context, now time.Time) ([]int64, error)
+	// UnfinishedModems returns, ascending, the modems that have a command queued,
+	// sent or acknowledged, expired or not (whatever a dispatch may still act on).
+	UnfinishedModems(ctx context.Context) ([]int64, error)
 }
 
 // Request is a Telemetron data request: one open object per machine merging

@@ -328,4 +328,19 @@ var commandTests = map[string]func(t *testing.T, s store.Store){
 		require.NoError(t, err)
 		assert.Equal(t, []int64{a.ID, b.ID}, got)
 	},
+	"UnfinishedModems": func(t *testing.T, s store.Store) {
+		a, b, c, d, e := newModem(t, s), newModem(t, s), newModem(t, s), newModem(t, s), newModem(t, s)
+		newCommand(t, s, b.ID, "b1", 0, 0) // queued
+		newCommand(t, s, a.ID, "a1", 0, 50) // queued with an expiry still ahead
+		newCommand(t, s, c.ID, "c1", 0, 0)
+		require.NoError(t, s.MarkSent(ctx, "c1", at(1))) // sent
+		newCommand(t, s, d.ID, "d1", 0, 0)
+		require.NoError(t, s.Finish(ctx, "d1", store.CmdTimedOut, "gone", at(2))) // terminal
+		newCommand(t, s, e.ID, "e1", 0, 3)
+		_, err := s.ExpireDue(ctx, at(10)) // e1 expires
+		require.NoError(t, err)
+		got, err := s.UnfinishedModems(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, []int64{a.ID, b.ID, c.ID}, got)
+	},
 }
