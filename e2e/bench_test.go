@@ -110,8 +110,8 @@ func BenchmarkCommandRoundTrip(b *testing.B) {
 		var res struct{ Commands []string }
 		g.api(t, "POST", fmt.Sprintf("/v2/modems/%d/set", mod[0].ID), map[string]any{"cashless_mode": i % 2}, 200, &res)
 		var c commandJSON
-		for c.State != "succeeded" {
-			g.api(t, "GET", "/v2/commands/"+res.Commands[0], nil, 200, &c)
+		for c.State != "succeeded" { // long poll: answered when the command ends
+			g.api(t, "GET", "/v2/commands/"+res.Commands[0]+"?wait=10", nil, 200, &c)
 			if c.State == "failed" || c.State == "rejected" {
 				b.Fatalf("command %s", c.State)
 			}

@@ -77,3 +77,50 @@ func TestShutdownLosesNothingAcknowledged(t *testing.T) {
 	}
 	t.Logf("%d acknowledged, %d stored", got, stored)
 }
+
+// TestShutdownEndsLongPolls: a GET /v2/commands/{id}?wait=30 in progress
+// answers at once with the command's state when the gateway stops, and the
+// shutdown does not wait the 30 seconds.
+func TestShutdownEndsLongPolls(t *testing.T) {
+	g := startGateway(t, t.TempDir(), "127.0.0.1:0", nil)
+	ctx := context.Background()
+	if err := g.Provision(ctx, imeiN(300), modemPassword, "away"); err != nil {
+		t.Fatal(err)
+	}
+	var mod []struct {
+		ID int64 `json:"id"`
+	}
+	g.api(t, "GET", "/v2/modems", nil, 200, &mod)
+	var res struct {
+		Commands []string `json:"commands"`
+	}
+	g.api(t, "POST", fmt.Sprintf("/v2/modems/%d/set", mod[0].ID), map[string]any{"cashless_mode": 1}, 200, &res)
+	if len(res.Commands) != 1 {
+		t.Fatalf("set answered %+v", res)
+	}
+	type answer struct {
+		code  int
+		state string
+	}
+	got := make(chan answer, 1)
+	go func() {
+		var c commandJSON
+		code := g.call(t, "GET", "/v2/commands/"+res.Commands[0]+"?wait=30", g.token, nil, &c)
+		got <- answer{code, c.State}
+	}()
+	// The modem never connects: the poll can only end by the shutdown.
+	time.Sleep(300 * time.Millisecond) // let the GET reach its wait (ordering, not a timing assertion)
+	start := time.Now()
+	g.stop(t)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("shutdown took %v with a long poll open", d)
+	}
+	select {
+	case a := <-got:
+		if a.code != 200 || a.state != "queued" {
+			t.Fatalf("long poll answered %d %q, want 200 queued", a.code, a.state)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the long poll did not answer when the gateway stopped")
+	}
+}

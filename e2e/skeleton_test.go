@@ -137,6 +137,51 @@ func TestFleet(t *testing.T) {
 		}
 	})
 
+	t.Run("long poll answers when the command ends", func(t *testing.T) {
+		var mod []struct {
+			ID int64 `json:"id"`
+		}
+		g.api(t, "GET", "/v2/modems", nil, 200, &mod)
+		// An offline modem: the command waits in the queue, the GET waits for it.
+		f.cancel[2]()
+		eventually(t, 5*time.Second, "modem 2 gone", func() bool {
+			return g.metric(t, "vendgate_modems_connected") == n-1
+		})
+		var res struct {
+			Commands []string `json:"commands"`
+		}
+		g.api(t, "POST", fmt.Sprintf("/v2/modems/%d/set", mod[2].ID), map[string]any{"cashless_mode": 1}, 200, &res)
+		if len(res.Commands) != 1 {
+			t.Fatalf("set answered %+v", res)
+		}
+		start := time.Now()
+		var c commandJSON
+		g.api(t, "GET", "/v2/commands/"+res.Commands[0]+"?wait=1", nil, 200, &c)
+		if c.State != "queued" {
+			t.Fatalf("state %q while the modem is away, want queued", c.State)
+		}
+		if d := time.Since(start); d < time.Second {
+			t.Fatalf("wait=1 answered after %v", d)
+		}
+		// The modem comes back while a GET waits; that one GET sees it through.
+		got := make(chan commandJSON, 1)
+		go func() {
+			var c commandJSON
+			g.api(t, "GET", "/v2/commands/"+res.Commands[0]+"?wait=20", nil, 200, &c)
+			got <- c
+		}()
+		f.start(newModem(t, broker, imeiN(2), 2))
+		c = <-got
+		if c.State != "succeeded" {
+			t.Fatalf("state %q after a 20 s wait, want succeeded", c.State)
+		}
+		for _, bad := range []string{"31", "soon", "-1"} {
+			if code := g.call(t, "GET", "/v2/commands/"+res.Commands[0]+"?wait="+bad, g.token, nil, nil); code != 422 {
+				t.Fatalf("wait=%s: status %d, want 422", bad, code)
+			}
+		}
+	})
+
 	t.Run("audit request", func(t *testing.T) {
 		var r struct {
 			RequestID int64 `json:"request_id"`

@@ -119,6 +119,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 	}
 	g.http = &http.Server{Handler: apiHandler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	// Long polls (GET /v2/commands/{id}?wait=N) answer at once when shutdown
+	// begins, so it does not wait for them.
+	g.http.RegisterOnShutdown(g.cmds.StopWatching)
 	ok = true
 	return g, nil
 }
@@ -242,6 +245,12 @@ func (c commander) Submit(ctx context.Context, r api.CommandRequest) (store.Comm
 		Name: r.Name, Args: r.Args, TTL: r.TTL})
 	return cmd, created, err
 }
+
+// Watch and Stopping make GET /v2/commands/{id}?wait=N answer at the change.
+func (c commander) Watch(id string) (<-chan struct{}, func()) { return c.s.Watch(id) }
+
+// Stopping is closed when the HTTP server begins its graceful shutdown.
+func (c commander) Stopping() <-chan struct{} { return c.s.Stopping() }
 
 // modemAuth checks modem credentials against the store.
 type modemAuth struct {

@@ -29,7 +29,7 @@ var commands = map[string]subcommand{
 	"fleet":     {summary: "run N modems (IMEIs from a prefix, passwords from a secret); --provision-file writes the credentials", run: runFleet},
 	"modem":     {summary: "run one modem with the given IMEI and password", run: runModem},
 	"petrosoft": {summary: "emulate the Petrosoft Monitoring Data API (where register statuses are pushed)", run: runPetrosoft},
-	"rest-load": {summary: "drive commands through the REST API (POST /v2/modems/{id}/set, poll GET /v2/commands/{id}) and measure the round trip", run: runRESTLoad},
+	"rest-load": {summary: "drive commands through the REST API (POST /v2/modems/{id}/set, then GET /v2/commands/{id} as a long poll) and measure the round trip", run: runRESTLoad},
 	"ukm5":      {summary: "emulate many UKM5 cash registers' status API (for the register poller)", run: runUKM5},
 	"vm":        {summary: "play a vending machine on a DEX/UCS serial line (or a pseudo-terminal)", run: runVM},
 }

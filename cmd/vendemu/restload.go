@@ -24,6 +24,7 @@ type restLoad struct {
 	hc         *http.Client
 	poll       time.Duration
 	pollMax    time.Duration
+	longPoll   bool
 	timeout    time.Duration
 
 	mu     sync.Mutex
@@ -49,6 +50,7 @@ func runRESTLoad(ctx context.Context, args []string, e env) int {
 	modems := fs.Int("modems", 0, "use the first N modems of GET /v2/modems (0 = all)")
 	poll := fs.Duration("poll", 2*time.Millisecond, "GET /v2/commands/{id} interval for the first 25 ms; then it grows (a quarter of the time waited) up to --poll-max (bounded polling load)")
 	pollMax := fs.Duration("poll-max", 100*time.Millisecond, "longest GET /v2/commands/{id} interval (raise it with many commands outstanding, e.g. a storm's)")
+	longPoll := fs.Bool("long-poll", true, "wait for each command with GET /v2/commands/{id}?wait=5 (answered when it ends); false: poll as --poll/--poll-max say")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up on one command after this long")
 	conc := fs.Int("concurrency", 256, "commands outstanding at most")
 	once := fs.Bool("once", false, "submit one command to each modem as fast as possible, then wait for all (reconnect storms)")
@@ -59,7 +61,7 @@ func runRESTLoad(ctx context.Context, args []string, e env) int {
 		fmt.Fprintln(e.stderr, "vendemu rest-load: --password is required; --rate, --duration (<= 1h), --concurrency and --poll must be positive")
 		return 2
 	}
-	l := &restLoad{api: strings.TrimRight(*api, "/"), poll: *poll, pollMax: *pollMax, timeout: *timeout,
+	l := &restLoad{api: strings.TrimRight(*api, "/"), poll: *poll, pollMax: *pollMax, longPoll: *longPoll, timeout: *timeout,
 		errs: map[string]uint64{}, states: map[string]uint64{},
 		hc: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 			MaxIdleConns: *conc * 2, MaxIdleConnsPerHost: *conc * 2, IdleConnTimeout: time.Minute}}}
@@ -266,7 +268,11 @@ func (l *restLoad) one(ctx context.Context, modemID int64, mode int) {
 		var c struct {
 			State string `json:"state"`
 		}
-		code, err := l.do(ctx, "GET", "/v2/commands/"+id, nil, &c)
+		path := "/v2/commands/" + id
+		if l.longPoll {
+			path += "?wait=5" // below the client's 10 s timeout
+		}
+		code, err := l.do(ctx, "GET", path, nil, &c)
 		if err != nil {
 			l.note(httpErrKind("get", err))
 		} else if code != http.StatusOK {
@@ -291,6 +297,9 @@ func (l *restLoad) one(ctx context.Context, modemID int64, mode int) {
 			l.states["gave_up_"+c.State]++
 			l.mu.Unlock()
 			return
+		}
+		if l.longPoll && err == nil && code == http.StatusOK {
+			continue // the gateway waited already
 		}
 		wait := l.poll
 		if since := time.Since(t0); since > 25*time.Millisecond {

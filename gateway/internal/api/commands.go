@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"time"
 
 	"vendgate/gateway/internal/store"
 	"vendgate/protocol"
@@ -87,13 +88,47 @@ func toCommandJSON(c store.Command) commandJSON {
 	return out
 }
 
+// CommandWatcher is implemented by a Commander that can tell when a command
+// changes; GET /v2/commands/{id}?wait=N uses it to answer as soon as the
+// command is final instead of making the client poll.
+type CommandWatcher interface {
+	// Watch returns a channel closed at the command's next change, and a
+	// cancel func to call when the caller stops waiting.
+	Watch(id string) (<-chan struct{}, func())
+	// Stopping is closed when the gateway shuts down: waits end at once.
+	Stopping() <-chan struct{}
+}
+
+// MaxCommandWait is the longest ?wait of GET /v2/commands/{id}, in seconds
+// (below the HTTP server's write timeout).
+const MaxCommandWait = 30
+
 // handleCommandGet is GET /v2/commands/{id}; commands of another company's
-// modems are not found.
+// modems are not found. With ?wait=N (vendgate extension, 1..60 seconds) the
+// answer waits until the command is final (succeeded, failed, rejected,
+// expired, timed_out) or N seconds have passed, then returns its state either
+// way — long polling for clients that would otherwise poll every few ms.
 func (s *server) handleCommandGet(w http.ResponseWriter, r *http.Request, sess *session) error {
 	id := r.PathValue("id")
 	if len(id) == 0 || len(id) > 64 {
 		return errNotFound(msgCommandNotFound)
 	}
+	wait, err := commandWait(r)
+	if err != nil {
+		return err
+	}
+	watcher, _ := s.cfg.Commands.(CommandWatcher)
+	var (
+		changed, stopping <-chan struct{}
+		cancel            = func() {}
+	)
+	if wait > 0 && watcher != nil {
+		stopping = watcher.Stopping()
+		// Watch before the first read, so a change between the read and the
+		// wait is not missed.
+		changed, cancel = watcher.Watch(id)
+	}
+	defer func() { cancel() }()
 	c, err := s.cfg.Store.GetCommand(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound(msgCommandNotFound)
@@ -101,6 +136,61 @@ func (s *server) handleCommandGet(w http.ResponseWriter, r *http.Request, sess *
 	if err != nil {
 		return err
 	}
+	if err := s.canSeeCommand(r, sess, c); err != nil {
+		return err
+	}
+	if wait > 0 && !c.State.Terminal() {
+		deadline := time.NewTimer(wait)
+		defer deadline.Stop()
+		// Without a watcher the store is re-read every second. With one, the
+		// store is read at each change and once more at the end, which also
+		// catches a change made by another gateway worker.
+		var tick <-chan time.Time
+		if watcher == nil {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			tick = t.C
+		}
+		final := false
+		for !c.State.Terminal() && !final {
+			select {
+			case <-r.Context().Done(): // the client went away
+				return nil
+			case <-stopping: // shutting down: answer with what we have
+				final = true
+			case <-deadline.C:
+				final = true
+			case <-changed:
+				cancel()
+				changed, cancel = watcher.Watch(id)
+			case <-tick:
+			}
+			if c, err = s.cfg.Store.GetCommand(r.Context(), id); err != nil {
+				return err
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, toCommandJSON(c))
+	return nil
+}
+
+// commandWait reads ?wait (whole seconds, 0..MaxCommandWait).
+func commandWait(r *http.Request) (time.Duration, error) {
+	q := r.URL.Query().Get("wait")
+	if q == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(q)
+	if err != nil || n < 0 || n > MaxCommandWait {
+		return 0, errValidation(map[string][]string{"wait": {"The wait must be an integer between 0 and " +
+			strconv.Itoa(MaxCommandWait) + "."}})
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// canSeeCommand answers not found for a command of a modem or machine the
+// caller does not see.
+func (s *server) canSeeCommand(r *http.Request, sess *session, c store.Command) error {
 	if _, err := s.modemFor(r, sess, c.ModemID); err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
@@ -119,7 +209,6 @@ func (s *server) handleCommandGet(w http.ResponseWriter, r *http.Request, sess *
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, toCommandJSON(c))
 	return nil
 }
 

@@ -86,6 +86,11 @@ type Service struct {
 
 	queues []*queue
 	wg     sync.WaitGroup
+
+	wmu      sync.Mutex
+	watches  map[string]*watch // command id → waiters (Watch)
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // queue is one dispatch worker's modems to look at: each modem at most once,
@@ -159,7 +164,8 @@ func New(st store.Store, pub Publisher, obs Observer, cfg Config) *Service {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{st: st, pub: pub, obs: obs, cfg: cfg, log: cfg.Logger,
-		online: make(map[int64]string), flights: make(map[string]*flight), pending: make(map[int64]uint64)}
+		online: make(map[int64]string), flights: make(map[string]*flight), pending: make(map[int64]uint64),
+		watches: make(map[string]*watch), stopping: make(chan struct{})}
 	for range cfg.Workers {
 		s.queues = append(s.queues, newQueue())
 	}
@@ -238,6 +244,7 @@ func (s *Service) ResultStored(modemID int64, res store.CommandResult) {
 	}
 	n := len(s.flights)
 	s.mu.Unlock()
+	s.changed(res.CommandID)
 	if s.obs != nil {
 		s.obs.InFlight(n)
 	}
@@ -412,6 +419,7 @@ func (s *Service) send(ctx context.Context, imei string, c store.Command, now ti
 		return
 	}
 	s.track(c.ID, c.ModemID, now, false)
+	s.changed(c.ID)
 	s.observe(string(store.CmdSent))
 	if err := s.pub.Publish(imei, protocol.CommandRequestTopic(imei, c.ID), payload, 1); err != nil {
 		// The modem went away; the command stays sent and goes out again when it returns.
@@ -439,6 +447,7 @@ func (s *Service) finish(ctx context.Context, c store.Command, state store.Comma
 	s.mu.Lock()
 	delete(s.flights, c.ID)
 	s.mu.Unlock()
+	s.changed(c.ID)
 	s.observe(string(state))
 	if c2, err := s.st.GetCommand(ctx, c.ID); err == nil {
 		s.finished(ctx, c2)
@@ -457,6 +466,7 @@ func (s *Service) sweep(ctx context.Context) {
 		s.mu.Lock()
 		delete(s.flights, c.ID)
 		s.mu.Unlock()
+		s.changed(c.ID)
 		s.observe(string(store.CmdExpired))
 		s.finished(ctx, c)
 		s.Kick(c.ModemID)

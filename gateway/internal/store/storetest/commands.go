@@ -330,7 +330,7 @@ var commandTests = map[string]func(t *testing.T, s store.Store){
 	},
 	"UnfinishedModems": func(t *testing.T, s store.Store) {
 		a, b, c, d, e := newModem(t, s), newModem(t, s), newModem(t, s), newModem(t, s), newModem(t, s)
-		newCommand(t, s, b.ID, "b1", 0, 0) // queued
+		newCommand(t, s, b.ID, "b1", 0, 0)  // queued
 		newCommand(t, s, a.ID, "a1", 0, 50) // queued with an expiry still ahead
 		newCommand(t, s, c.ID, "c1", 0, 0)
 		require.NoError(t, s.MarkSent(ctx, "c1", at(1))) // sent
