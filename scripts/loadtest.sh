@@ -17,6 +17,8 @@
 #   LOADTEST_OUT          results file (bin/loadtest-results.txt); LOADTEST_NOBUILD=1 reuses bin/ binaries
 #   LOADTEST_KEEP=1       keep the scratch directory (logs, fleet and rest-load output) and print its path
 #   LOADTEST_BIN          directory of the vendgate/vendemu binaries (bin; e.g. a saved "before" build with NOBUILD=1)
+#   LOADTEST_PROFILE=1    gateway with --pprof-listen; 10 s CPU profiles of the throughput, commands and storm
+#                         phases saved as bin/loadtest-<phase>.pprof (go tool pprof -top bin/vendgate bin/loadtest-commands.pprof)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -39,6 +41,7 @@ ADMIN_PW=loadtest-admin-pw
 MQTT_GW=127.0.0.1:18831
 HTTP_GW=127.0.0.1:18081
 MQTT_MOSQ=127.0.0.1:1884
+PPROF_GW=127.0.0.1:16060
 RAMP=${LOADTEST_RAMP:-2000/s}
 HZ=$(getconf CLK_TCK)
 
@@ -84,11 +87,18 @@ cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 # --- targets ---------------------------------------------------------------------------
 GW_PID=""
 start_gateway() {   # keeps the data dir (and its queued commands) across restarts
+  local prof=()
+  [ -n "${LOADTEST_PROFILE:-}" ] && prof=(--pprof-listen "$PPROF_GW")
   VENDGATE_ADMIN_PASSWORD=$ADMIN_PW VENDGATE_MAX_CLIENTS=$((N + 50)) VENDGATE_LOG_LEVEL=warn \
-    $VG serve --data-dir "$TMP/gw" --mqtt-listen $MQTT_GW --http-listen $HTTP_GW >>"$TMP/gw.log" 2>&1 &
+    $VG serve --data-dir "$TMP/gw" --mqtt-listen $MQTT_GW --http-listen $HTTP_GW "${prof[@]}" >>"$TMP/gw.log" 2>&1 &
   GW_PID=$!; PIDS+=("$GW_PID")
   for _ in $(seq 200); do curl -sf "http://$HTTP_GW/metrics" >/dev/null 2>&1 && return 0; sleep 0.05; done
   log "gateway did not start"; tail "$TMP/gw.log" >&2; exit 1
+}
+# profile NAME: with LOADTEST_PROFILE, a 10 s CPU profile of the gateway in the background.
+profile() {
+  [ -n "${LOADTEST_PROFILE:-}" ] || return 0
+  curl -sf -o "bin/loadtest-$1.pprof" "http://$PPROF_GW/debug/pprof/profile?seconds=10" >/dev/null 2>&1 &
 }
 stop_gateway() { kill -TERM "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; GW_PID=""; }
 MQ_PID=""
@@ -140,6 +150,7 @@ phase_memory() {  # phase_memory TARGET PID BROKER
 phase_throughput() {
   local target=$1 broker=$2
   fleet flood "$broker" "$FLOOD_CONNS" 0 "$FLOOD_SECS" --flood "$FLOOD_WINDOW" --hb 3600s
+  [ "$target" = gateway ] && { sleep 3; profile throughput; }
   wait "${FLEET_PID[flood]}" 2>/dev/null || true
   local rate; rate=$(sed -n 's/.*steady ack rate=\([0-9]*\)\/s.*/\1/p' "$TMP/flood.out")
   result "throughput $target: ${rate:-0} QoS1 uplinks/s acknowledged ($FLOOD_CONNS modems x $FLOOD_WINDOW in flight, ${FLOOD_SECS}s); $(grep '^uplinks' "$TMP/flood.out")"
@@ -162,6 +173,7 @@ phase_cpu() {  # phase_cpu TARGET PID BROKER -> sample CPU at a 30 s heartbeat
 }
 phase_commands() {  # on the running hb fleet (CMD_MODEMS <= HB_MODEMS)
   log "commands: $CMD_RATE/s for ${CMD_SECS}s over $CMD_MODEMS modems"
+  ( sleep 3; profile commands ) &
   $VE rest-load --api "http://$HTTP_GW" --password $ADMIN_PW --rate "$CMD_RATE" --duration "${CMD_SECS}s" \
     --modems "$CMD_MODEMS" --timeout 20s >"$TMP/rest.out" 2>"$TMP/rest.err" || true
   result "commands gateway: $CMD_RATE/s x ${CMD_SECS}s over $CMD_MODEMS modems (REST POST -> modem ack -> succeeded visible over REST):"
@@ -175,7 +187,7 @@ phase_storm() {  # restart the target with N modems connected
   local t0 t1
   if [ "$target" = gateway ]; then
     stop_gateway; log "gateway stopped; restarting"
-    t0=$(date +%s.%N); start_gateway
+    t0=$(date +%s.%N); start_gateway; profile storm
     # Commands for modems that are offline right now: queued, delivered on return.
     # All of them submitted at once (--concurrency); each then waits in a long poll
     # (GET /v2/commands/{id}?wait=5), answered when its command ends, so thousands

@@ -90,6 +90,7 @@ Flags:
 	demo := fs.Int("demo", 0, "also run a demo fleet of N emulated machines connecting over loopback")
 	adminEmail := fs.String("admin-email", "", "email of the first admin (default admin@vendgate.local)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	pprofL := fs.String("pprof-listen", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; off by default, never expose it")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -128,6 +129,14 @@ Flags:
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *pprofL != "" {
+		_, stopProf, err := servePprof(*pprofL, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "vendgate:", err)
+			return 1
+		}
+		defer stopProf()
+	}
 	g, err := gateway.New(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "vendgate:", err)
