@@ -89,11 +89,11 @@ func toCommandJSON(c store.Command) commandJSON {
 }
 
 // CommandWatcher is implemented by a Commander that can tell when a command
-// changes; GET /v2/commands/{id}?wait=N uses it to answer as soon as the
+// ends; GET /v2/commands/{id}?wait=N uses it to answer as soon as the
 // command is final instead of making the client poll.
 type CommandWatcher interface {
-	// Watch returns a channel closed at the command's next change, and a
-	// cancel func to call when the caller stops waiting.
+	// Watch returns a channel closed when the command reaches a final state,
+	// and a cancel func to call when the caller stops waiting.
 	Watch(id string) (<-chan struct{}, func())
 	// Stopping is closed when the gateway shuts down: waits end at once.
 	Stopping() <-chan struct{}

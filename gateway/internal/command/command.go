@@ -244,7 +244,9 @@ func (s *Service) ResultStored(modemID int64, res store.CommandResult) {
 	}
 	n := len(s.flights)
 	s.mu.Unlock()
-	s.changed(res.CommandID)
+	if st.Terminal() {
+		s.ended(res.CommandID)
+	}
 	if s.obs != nil {
 		s.obs.InFlight(n)
 	}
@@ -368,12 +370,16 @@ func (s *Service) dispatch(ctx context.Context, modemID int64) {
 		return
 	}
 	now := s.cfg.Now()
-	c, ok, err := s.st.InFlight(ctx, modemID)
+	c, ok, err := s.st.Dispatchable(ctx, modemID, now)
 	if err != nil {
-		s.log.Warn("in-flight lookup", "modem", modemID, "err", err)
+		s.log.Warn("dispatch lookup", "modem", modemID, "err", err)
 		return
 	}
-	if ok {
+	if !ok {
+		s.settled(modemID, gen)
+		return
+	}
+	if c.State != store.CmdQueued {
 		s.mu.Lock()
 		_, tracked := s.flights[c.ID]
 		s.mu.Unlock()
@@ -383,16 +389,6 @@ func (s *Service) dispatch(ctx context.Context, modemID int64) {
 		// In flight from before a reconnect or restart: send it again, same id.
 		if c.State == store.CmdAcknowledged {
 			s.track(c.ID, modemID, now, true)
-			return
-		}
-	} else {
-		c, ok, err = s.st.NextCommand(ctx, modemID, now)
-		if err != nil {
-			s.log.Warn("next command", "modem", modemID, "err", err)
-			return
-		}
-		if !ok {
-			s.settled(modemID, gen)
 			return
 		}
 	}
@@ -419,7 +415,6 @@ func (s *Service) send(ctx context.Context, imei string, c store.Command, now ti
 		return
 	}
 	s.track(c.ID, c.ModemID, now, false)
-	s.changed(c.ID)
 	s.observe(string(store.CmdSent))
 	if err := s.pub.Publish(imei, protocol.CommandRequestTopic(imei, c.ID), payload, 1); err != nil {
 		// The modem went away; the command stays sent and goes out again when it returns.
@@ -447,7 +442,7 @@ func (s *Service) finish(ctx context.Context, c store.Command, state store.Comma
 	s.mu.Lock()
 	delete(s.flights, c.ID)
 	s.mu.Unlock()
-	s.changed(c.ID)
+	s.ended(c.ID)
 	s.observe(string(state))
 	if c2, err := s.st.GetCommand(ctx, c.ID); err == nil {
 		s.finished(ctx, c2)
@@ -466,7 +461,7 @@ func (s *Service) sweep(ctx context.Context) {
 		s.mu.Lock()
 		delete(s.flights, c.ID)
 		s.mu.Unlock()
-		s.changed(c.ID)
+		s.ended(c.ID)
 		s.observe(string(store.CmdExpired))
 		s.finished(ctx, c)
 		s.Kick(c.ModemID)

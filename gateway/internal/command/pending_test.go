@@ -52,11 +52,11 @@ type lookups struct {
 	n  map[int64]int
 }
 
-func (l *lookups) InFlight(ctx context.Context, modemID int64) (store.Command, bool, error) {
+func (l *lookups) Dispatchable(ctx context.Context, modemID int64, now time.Time) (store.Command, bool, error) {
 	l.mu.Lock()
 	l.n[modemID]++
 	l.mu.Unlock()
-	return l.Store.InFlight(ctx, modemID)
+	return l.Store.Dispatchable(ctx, modemID, now)
 }
 
 func (l *lookups) count(modemID int64) int {

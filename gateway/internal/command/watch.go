@@ -1,15 +1,17 @@
 package command
 
-// watch is the waiters of one command: ch is closed at its next change.
+// watch is the waiters of one command: ch is closed when it ends.
 type watch struct {
 	ch chan struct{}
 	n  int // waiters holding ch
 }
 
-// Watch returns a channel that is closed at the command's next state change
-// made by this process (sent, acknowledged, finished), and a cancel func the
-// caller must call when it stops waiting. Changes made by another gateway
-// worker are not seen: a waiter must still re-read the store after a timeout.
+// Watch returns a channel that is closed when the command reaches a final
+// state through this process (a result from the modem, expiry, time-out), and
+// a cancel func the caller must call when it stops waiting. Sent and
+// acknowledged wake nobody: waiters want the outcome, and each wake costs a
+// read. An end made by another gateway worker is not seen: a waiter must
+// still re-read the store after a timeout.
 //
 // Register before reading the store, then wait: a change between the read
 // and the wait then still closes the channel.
@@ -37,8 +39,8 @@ func (s *Service) Watch(id string) (<-chan struct{}, func()) {
 	}
 }
 
-// changed wakes the waiters of the command.
-func (s *Service) changed(id string) {
+// ended wakes the waiters of the command.
+func (s *Service) ended(id string) {
 	s.wmu.Lock()
 	w := s.watches[id]
 	if w != nil {

@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"testing"
+	"time"
 
 	"vendgate/protocol"
 )
@@ -16,39 +17,41 @@ func closed(ch <-chan struct{}) bool {
 	}
 }
 
-func TestWatchWakesOnEveryChange(t *testing.T) {
-	s, _, _, db, mid := setup(t)
+func TestWatchWakesWhenTheCommandEnds(t *testing.T) {
+	s, _, clk, db, mid := setup(t)
 	ctx := context.Background()
 	s.ModemReady(mid, imei)
 	submit(t, s, mid, "c1")
 
-	sent, cancelSent := s.Watch("c1")
+	done, cancelDone := s.Watch("c1")
+	defer cancelDone()
 	other, cancelOther := s.Watch("c2")
 	defer cancelOther()
-	if closed(sent) {
-		t.Fatal("closed before any change")
-	}
 	s.dispatch(ctx, mid) // sent
-	if !closed(sent) {
-		t.Fatal("not woken when the command was sent")
+	if closed(done) {
+		t.Fatal("woken when the command was only sent")
+	}
+	result(t, s, db, mid, "c1", protocol.StatusAccepted)
+	if closed(done) {
+		t.Fatal("woken by the acknowledgement")
+	}
+	result(t, s, db, mid, "c1", protocol.StatusSucceeded)
+	if !closed(done) {
+		t.Fatal("not woken by the final result")
 	}
 	if closed(other) {
 		t.Fatal("another command's waiter woke")
 	}
-	cancelSent()
-	cancelSent() // twice is harmless
 
-	acked, cancelAcked := s.Watch("c1")
-	defer cancelAcked()
-	result(t, s, db, mid, "c1", protocol.StatusAccepted)
-	if !closed(acked) {
-		t.Fatal("not woken by the acknowledgement")
-	}
-	done, cancelDone := s.Watch("c1")
-	defer cancelDone()
-	result(t, s, db, mid, "c1", protocol.StatusSucceeded)
-	if !closed(done) {
-		t.Fatal("not woken by the final result")
+	// Ends made by the gateway wake waiters too: expiry of a queued command.
+	s.ModemGone(mid)
+	submit(t, s, mid, "c3") // TTL one hour
+	exp, cancelExp := s.Watch("c3")
+	defer cancelExp()
+	clk.add(2 * time.Hour)
+	s.sweep(ctx)
+	if !closed(exp) {
+		t.Fatal("not woken by expiry")
 	}
 }
 

@@ -319,6 +319,10 @@ type Commands interface {
 	// UnfinishedModems returns, ascending, the modems that have a command queued,
 	// sent or acknowledged, expired or not (whatever a dispatch may still act on).
 	UnfinishedModems(ctx context.Context) ([]int64, error)
+	// Dispatchable returns the modem's command in flight (sent or acknowledged)
+	// if there is one, else its oldest queued command unexpired at now: what a
+	// dispatch acts on, in one read.
+	Dispatchable(ctx context.Context, modemID int64, now time.Time) (Command, bool, error)
 }
 
 // Request is a Telemetron data request: one open object per machine merging

@@ -1,6 +1,11 @@
 package sqlite
 
-import "context"
+import (
+	"context"
+	"time"
+
+	"vendgate/gateway/internal/store"
+)
 
 // UnfinishedModems returns, ascending, the modems that have a command queued,
 // sent or acknowledged. The command service loads it once at start so that a
@@ -20,4 +25,19 @@ func (d *DB) UnfinishedModems(ctx context.Context) ([]int64, error) {
 		err := s.Scan(&id)
 		return id, err
 	})
+}
+
+// Dispatchable returns what a dispatch of the modem acts on, in one query: its
+// command in flight (sent or acknowledged; the oldest should there be more),
+// or else its oldest queued command that has not expired at now.
+func (d *DB) Dispatchable(ctx context.Context, modemID int64, now time.Time) (store.Command, bool, error) {
+	r, err := d.reader()
+	if err != nil {
+		return store.Command{}, false, err
+	}
+	c, err := scanCommand(r.QueryRowContext(ctx, `SELECT `+commandCols+` FROM commands
+		WHERE modem_id = ?1 AND (state IN ('sent', 'acknowledged')
+			OR (state = 'queued' AND (expires_at = 0 OR expires_at >= ?2)))
+		ORDER BY state = 'queued', created_at, id LIMIT 1`, modemID, ms(now)))
+	return found(c, err, "dispatchable")
 }

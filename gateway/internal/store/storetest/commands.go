@@ -230,6 +230,36 @@ var commandTests = map[string]func(t *testing.T, s store.Store){
 		assert.False(t, ok)
 		assert.Equal(t, "c1", next(t, s, m.ID, at(7)))
 	},
+	"Dispatchable": func(t *testing.T, s store.Store) {
+		m, other := newModem(t, s), newModem(t, s)
+		disp := func(now int) string {
+			t.Helper()
+			c, ok, err := s.Dispatchable(ctx, m.ID, at(now))
+			require.NoError(t, err)
+			if !ok {
+				return ""
+			}
+			return c.ID + ":" + string(c.State)
+		}
+		assert.Empty(t, disp(0), "nothing at all")
+		newCommand(t, s, other.ID, "o1", 0, 0)
+		assert.Empty(t, disp(0), "another modem's command")
+		newCommand(t, s, m.ID, "old", 0, 10)
+		newCommand(t, s, m.ID, "c1", 1, 0)
+		newCommand(t, s, m.ID, "c2", 2, 0)
+		assert.Equal(t, "old:queued", disp(10), "oldest queued; expiry at now is not yet past")
+		assert.Equal(t, "c1:queued", disp(11), "an expired queued command is skipped")
+		require.NoError(t, s.MarkSent(ctx, "c2", at(3))) // in flight, though younger
+		assert.Equal(t, "c2:sent", disp(11))
+		apply(t, s, result(m.ID, 4, "c2", "accepted"))
+		assert.Equal(t, "c2:acknowledged", disp(11))
+		apply(t, s, result(m.ID, 5, "c2", "succeeded"))
+		assert.Equal(t, "c1:queued", disp(11), "a finished command is not in flight")
+		require.NoError(t, s.Finish(ctx, "c1", store.CmdTimedOut, "gone", at(6)))
+		_, err := s.ExpireDue(ctx, at(11))
+		require.NoError(t, err)
+		assert.Empty(t, disp(11), "only terminal commands left")
+	},
 	"MarkSent": func(t *testing.T, s store.Store) {
 		m := newModem(t, s)
 		newCommand(t, s, m.ID, "c1", 0, 0)
