@@ -70,11 +70,30 @@ func firstByte(b []byte) byte {
 	return b[0]
 }
 
+// member is one member of a JSON object: its name (unescaped) and raw value.
+type member struct {
+	name []byte
+	raw  json.RawMessage
+}
+
+// members are an object's members, each name once (the last occurrence wins,
+// as with encoding/json).
+type members []member
+
+func (ms members) get(name string) (json.RawMessage, bool) {
+	for _, m := range ms {
+		if string(m.name) == name {
+			return m.raw, true
+		}
+	}
+	return nil, false
+}
+
 // parseTop checks the size, parses b as exactly one JSON object, checks the
 // version and the member set. The version is checked before the member set so
 // that a message of a later version is reported as ErrVersion, not as an
 // unknown field.
-func parseTop(c Class, b []byte, spec []field) (map[string]json.RawMessage, error) {
+func parseTop(c Class, b []byte, spec []field) (members, error) {
 	if max := MaxPayload(c); len(b) > max {
 		return nil, newErr(c, "", ErrTooLarge, fmt.Sprintf("%d bytes, limit %d", len(b), max))
 	}
@@ -86,13 +105,11 @@ func parseTop(c Class, b []byte, spec []field) (map[string]json.RawMessage, erro
 	if !utf8.Valid(b) {
 		return nil, newErr(c, "", ErrSyntax, "not valid UTF-8")
 	}
-	var m map[string]json.RawMessage
-	// json.Unmarshal validates the whole input first, so trailing data after
-	// the object is a syntax error here.
-	if err := json.Unmarshal(b, &m); err != nil {
+	m, err := objectMembers(b)
+	if err != nil {
 		return nil, newErr(c, "", ErrSyntax, syntaxDetail(err))
 	}
-	v, ok := m["v"]
+	v, ok := m.get("v")
 	if !ok {
 		return nil, newErr(c, "v", ErrMissingField, "")
 	}
@@ -103,6 +120,116 @@ func parseTop(c Class, b []byte, spec []field) (map[string]json.RawMessage, erro
 		return nil, err
 	}
 	return m, nil
+}
+
+// objectMembers parses b, which must be exactly one JSON object (trailing
+// data is a syntax error), into its members without copying them. It is the
+// hot path of every uplink: one validation pass and one scan of the top
+// level, where a map[string]json.RawMessage cost an allocation per member.
+func objectMembers(b []byte) (members, error) {
+	if !json.Valid(b) {
+		// The slow path, for its error: the same message encoding/json gives.
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("invalid JSON") // not reached: Valid and Unmarshal agree
+	}
+	i := skipSpace(b, 0)
+	if b[i] != '{' {
+		return nil, errors.New("not a JSON object") // callers check this first
+	}
+	ms := make(members, 0, 12)
+	i = skipSpace(b, i+1)
+	for b[i] != '}' {
+		ks := i
+		i = skipString(b, i)
+		name := b[ks+1 : i-1]
+		if bytes.IndexByte(name, '\\') >= 0 {
+			var u string
+			if err := json.Unmarshal(b[ks:i], &u); err != nil {
+				return nil, err
+			}
+			name = []byte(u)
+		}
+		i = skipSpace(b, i)
+		i = skipSpace(b, i+1) // the ':'
+		vs := i
+		i = skipValue(b, i)
+		ms = ms.set(name, b[vs:i])
+		i = skipSpace(b, i)
+		if b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+	}
+	return ms, nil
+}
+
+// set adds a member or, for a repeated name, replaces its value.
+func (ms members) set(name []byte, raw []byte) members {
+	for i := range ms {
+		if bytes.Equal(ms[i].name, name) {
+			ms[i].raw = raw
+			return ms
+		}
+	}
+	return append(ms, member{name, raw})
+}
+
+// The skip functions walk JSON already known to be valid.
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
+}
+
+// skipValue returns the index after the value starting at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	}
+	for i < len(b) {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\r', '\n':
+			return i
+		}
+		i++
+	}
+	return i
 }
 
 func syntaxDetail(err error) string {
@@ -123,8 +250,8 @@ func parseNested(c Class, prefix string, raw json.RawMessage, spec []field, null
 	if firstByte(raw) != '{' {
 		return newErr(c, strings.TrimSuffix(prefix, "."), ErrInvalidValue, "not a JSON object")
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
+	m, err := objectMembers(raw)
+	if err != nil {
 		return newErr(c, strings.TrimSuffix(prefix, "."), ErrSyntax, syntaxDetail(err))
 	}
 	return checkMembers(c, prefix, m, spec)
@@ -133,12 +260,12 @@ func parseNested(c Class, prefix string, raw json.RawMessage, spec []field, null
 // checkMembers refuses members not in spec (exact, case-sensitive names: the
 // later struct decode of encoding/json would otherwise match case-insensitively)
 // and required members that are absent or null.
-func checkMembers(c Class, prefix string, m map[string]json.RawMessage, spec []field) error {
+func checkMembers(c Class, prefix string, m members, spec []field) error {
 	if len(m) > len(spec) || !allKnown(m, spec) {
 		var unknown []string
-		for k := range m {
-			if !hasField(spec, k) {
-				unknown = append(unknown, k)
+		for _, k := range m {
+			if !hasField(spec, string(k.name)) {
+				unknown = append(unknown, string(k.name))
 			}
 		}
 		slices.Sort(unknown) // deterministic report when there are several
@@ -148,7 +275,7 @@ func checkMembers(c Class, prefix string, m map[string]json.RawMessage, spec []f
 		if !f.required {
 			continue
 		}
-		raw, ok := m[f.name]
+		raw, ok := m.get(f.name)
 		if !ok {
 			return newErr(c, prefix+f.name, ErrMissingField, "")
 		}
@@ -159,9 +286,9 @@ func checkMembers(c Class, prefix string, m map[string]json.RawMessage, spec []f
 	return nil
 }
 
-func allKnown(m map[string]json.RawMessage, spec []field) bool {
-	for k := range m {
-		if !hasField(spec, k) {
+func allKnown(m members, spec []field) bool {
+	for _, k := range m {
+		if !hasField(spec, string(k.name)) {
 			return false
 		}
 	}
@@ -212,7 +339,8 @@ func DecodeHello(b []byte) (Hello, error) {
 	if err != nil {
 		return Hello{}, err
 	}
-	if err := parseNested(ClassHello, "cashless.", m["cashless"], cashlessFields, false); err != nil {
+	cashless, _ := m.get("cashless")
+	if err := parseNested(ClassHello, "cashless.", cashless, cashlessFields, false); err != nil {
 		return Hello{}, err
 	}
 	var h Hello
