@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -160,44 +164,121 @@ func runPublisher(b *testing.B, c net.Conn, imei string, payload []byte, n, wind
 	}
 }
 
-// BenchmarkIdleConnMemory holds 2,000 logged-in, subscribed modem
-// connections and reports the Go heap + stack growth per connection (after
-// GC; the client sockets of this process are included, ~0.5 KB each).
+// deepAuth accepts any IMEI with password "p" after using about depth KB
+// of stack, as a store lookup does (modernc SQLite: ~15–30 KB).
+type deepAuth struct{ depth int }
+
+func (a deepAuth) Authenticate(_ context.Context, imei, password string) (int64, error) {
+	if password != "p" {
+		return 0, ErrBadCredentials
+	}
+	if useStack(a.depth) == 0xff {
+		return 2, nil
+	}
+	return 1, nil
+}
+
+// useStack recurses n levels with a 1 KB frame each.
+//
+//go:noinline
+func useStack(n int) byte {
+	var frame [1024]byte
+	frame[n%len(frame)] = byte(n)
+	if n <= 0 {
+		return frame[0]
+	}
+	return useStack(n-1) ^ frame[(n*7)%len(frame)]
+}
+
+// vmRSS returns the process's resident set size in bytes (Linux), 0 if
+// unknown.
+func vmRSS() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// BenchmarkIdleConnMemory holds 2,000 logged-in modem connections, each
+// subscribed to its command topic as real modems are, with the gateway's
+// broker configuration (Config defaults; gateway.go sets only Listen,
+// timeouts, MaxClients and WritesPending, all at their defaults), and
+// reports per connection:
+//
+//   - peakStackKB, peakRSSKB: right after the last CONNACK/SUBACK;
+//   - heapKB, stackKB, rssKB: idle, after debug.FreeOSMemory and two more
+//     GCs (a GC halves an oversized goroutine stack at most once, so one GC
+//     is not enough to see the floor);
+//   - goroutines per connection.
+//
+// auth=deep uses an Authenticator that needs ~24 KB of stack, like the
+// gateway's SQLite lookup. The client sockets of the benchmark live in the
+// same process (~0.3 KB heap each, no goroutines).
+//
+//	go test -run '^$' -bench BenchmarkIdleConnMemory -benchtime=1x -count=3 ./gateway/internal/broker/
 func BenchmarkIdleConnMemory(b *testing.B) {
 	const n = 2000
-	for range b.N {
-		br, err := New(Config{Listen: "127.0.0.1:0", Logger: quietLogger()}, acceptAll{}, nopHandler{})
-		require.NoError(b, err)
-		require.NoError(b, br.Start())
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		g0 := runtime.NumGoroutine()
-		conns := make([]net.Conn, n)
-		var wg sync.WaitGroup
-		const par = 16
-		for p := range par {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := p; i < n; i += par {
-					conns[i] = dialModem(b, br.Addr().String(), benchIMEI(i), true)
-				}
-			}()
-		}
-		wg.Wait()
-		require.Equal(b, n, br.Count())
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		heap := float64(after.HeapInuse) - float64(before.HeapInuse)
-		stack := float64(after.StackInuse) - float64(before.StackInuse)
-		b.ReportMetric(heap/n/1024, "heapKB/conn")
-		b.ReportMetric(stack/n/1024, "stackKB/conn")
-		b.ReportMetric((heap+stack)/n/1024, "KB/conn")
-		b.ReportMetric(float64(runtime.NumGoroutine()-g0)/n, "goroutines/conn")
+	for _, bc := range []struct {
+		name string
+		auth Authenticator
+	}{{"auth=trivial", acceptAll{}}, {"auth=deep", deepAuth{24}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for range b.N {
+				idleConnMemory(b, n, bc.auth)
+			}
+		})
+	}
+}
+
+func idleConnMemory(b *testing.B, n int, auth Authenticator) {
+	br, err := New(Config{Listen: "127.0.0.1:0", Logger: quietLogger()}, auth, nopHandler{})
+	require.NoError(b, err)
+	require.NoError(b, br.Start())
+	defer br.Close()
+	var before, peak, after runtime.MemStats
+	debug.FreeOSMemory()
+	runtime.ReadMemStats(&before)
+	rss0 := vmRSS()
+	g0 := runtime.NumGoroutine()
+	conns := make([]net.Conn, n)
+	var wg sync.WaitGroup
+	const par = 16
+	for p := range par {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := p; i < n; i += par {
+				conns[i] = dialModem(b, br.Addr().String(), benchIMEI(i), true)
+			}
+		}()
+	}
+	wg.Wait()
+	defer func() {
 		for _, c := range conns {
 			_ = c.Close()
 		}
-		_ = br.Close()
-	}
+	}()
+	require.Equal(b, n, br.Count())
+	runtime.ReadMemStats(&peak)
+	rssPeak := vmRSS()
+	debug.FreeOSMemory()
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	rss := vmRSS()
+	perConn := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) / 1024 }
+	b.ReportMetric(perConn(peak.StackInuse, before.StackInuse), "peakStackKB/conn")
+	b.ReportMetric((rssPeak-rss0)/float64(n)/1024, "peakRSSKB/conn")
+	b.ReportMetric(perConn(after.HeapInuse, before.HeapInuse), "heapKB/conn")
+	b.ReportMetric(perConn(after.StackInuse, before.StackInuse), "stackKB/conn")
+	b.ReportMetric(perConn(after.HeapInuse+after.StackInuse, before.HeapInuse+before.StackInuse), "KB/conn")
+	b.ReportMetric((rss-rss0)/float64(n)/1024, "rssKB/conn")
+	b.ReportMetric(float64(runtime.NumGoroutine()-g0)/float64(n), "goroutines/conn")
 }

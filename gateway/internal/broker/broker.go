@@ -12,7 +12,6 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"vendgate/protocol"
@@ -58,8 +57,10 @@ type Conn struct {
 
 // Handler receives the broker's events. Connected, Disconnected, Subscribed
 // and Publish of one connection run on that connection's read goroutine, in
-// order; events of different connections (including the old and new
-// connection of a takeover) may interleave in any order: use ConnID.
+// order. The connections of one modem do not overlap: Disconnected of a
+// connection (also of the old one of a takeover) returns before Connected of
+// the modem's next connection is called. Events of different modems
+// interleave in any order.
 // Delivered runs on the read goroutine too (it is the modem's PUBACK).
 // Methods must not call Broker.Close.
 type Handler interface {
@@ -114,7 +115,7 @@ type Config struct {
 	MaxPacketSize   uint32        // largest packet accepted [protocol.MaxPacket]
 	MaxClients      int           // connected modems; more are refused "server unavailable" [19000, below the 20000 fd limit of mqtt.md §1.3]
 	WritesPending   int           // mochi MaximumClientWritesPending: outbound queue per client [64, mqtt.md §4.4]
-	ReadBufferSize  int           // bufio reader per client [2048]
+	ReadBufferSize  int           // bufio reader per client [512: a modem's packets are small; larger ones are read straight into the packet]
 	WriteBufferSize int           // write coalescing threshold per client [2048]
 	SessionExpiry   uint32        // seconds a disconnected persistent session is kept [3600]
 	InflightMax     uint16        // per client outbound QoS 1 messages awaiting PUBACK [16]
@@ -146,7 +147,7 @@ func (c *Config) setDefaults() {
 		c.WritesPending = 64
 	}
 	if c.ReadBufferSize <= 0 {
-		c.ReadBufferSize = 2048
+		c.ReadBufferSize = 512
 	}
 	if c.WriteBufferSize <= 0 {
 		c.WriteBufferSize = 2048
@@ -185,7 +186,7 @@ type Broker struct {
 
 	mu      sync.Mutex
 	conns   map[*conn]struct{}       // every accepted, not yet closed connection
-	modems  map[string]*conn         // IMEI → newest connection that passed authentication
+	modems  map[string]*conn         // IMEI → newest connection that passed authentication, until mochi has finished with it
 	gates   map[string]chan struct{} // IMEI → gate of the connection being established (see OnSessionEstablish)
 	ln      *listener
 	started bool
@@ -264,7 +265,7 @@ func (b *Broker) Start() error {
 		return fmt.Errorf("broker: listen: %w", err)
 	}
 	b.ln = &listener{Listener: inner, b: b}
-	if err := b.srv.AddListener(listeners.NewNet("modems", b.ln)); err != nil {
+	if err := b.srv.AddListener(&serveListener{ln: b.ln}); err != nil {
 		_ = inner.Close()
 		return fmt.Errorf("broker: add listener: %w", err)
 	}
@@ -395,12 +396,6 @@ func (b *Broker) Publish(imei, topic string, payload []byte, qos byte) error {
 	}
 	if qos > 0 && cl.State.Inflight.Len() >= int(b.cfg.InflightMax) {
 		return fmt.Errorf("%w: %s", ErrInflightFull, imei)
-	}
-	// mochi's takeover cleanup can remove the newer client of an id from its
-	// client list (an old connection's cleanup racing the new one's
-	// registration); delivery looks clients up there, so put it back.
-	if got, ok := b.srv.Clients.Get(imei); !ok || got != cl {
-		b.srv.Clients.Add(cl)
 	}
 	dropped := c.dropped.Load()
 	if err := b.srv.Publish(topic, payload, false, qos); err != nil {

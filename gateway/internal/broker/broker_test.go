@@ -111,8 +111,10 @@ func TestAuthConcurrencyBounded(t *testing.T) {
 	const n = 6
 	var wg sync.WaitGroup
 	codes := make([]byte, n)
+	raws := make([]*raw, n)
 	for i := range n {
 		r := dialRaw(t, b, 4)
+		raws[i] = r
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -130,9 +132,45 @@ func TestAuthConcurrencyBounded(t *testing.T) {
 	assert.Equal(t, make([]byte, n), codes, "none refused")
 	// n connections of the same modem: each took over the previous one;
 	// exactly one remains.
-	_ = h
 	require.Eventually(t, func() bool { return b.Count() == 1 && b.Connected(imeiA) }, wait, time.Millisecond, "count %d connected %v codes %v", b.Count(), b.Connected(imeiA), codes)
 
+	// Presence events of one modem do not interleave: each connection is
+	// reported taken over before the next one is reported connected.
+	var last Conn
+	for i := range 2*n - 1 {
+		e := h.next(t)
+		if i%2 == 0 {
+			require.Equal(t, "connected", e.kind, "event %d: %+v", i, e)
+			last = e.c
+			continue
+		}
+		require.Equal(t, "disconnected", e.kind, "event %d: %+v", i, e)
+		assert.Equal(t, last.ConnID, e.c.ConnID, "event %d", i)
+		assert.True(t, e.takenOver, "event %d", i)
+	}
+	h.none(t)
+
+	// Exactly one socket is still served, and it is mochi's client of the
+	// modem (the one a command would be delivered to).
+	alive := 0
+	for _, r := range raws {
+		r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}})
+		for {
+			pk, err := r.read()
+			if err != nil {
+				break
+			}
+			if pk.FixedHeader.Type == packets.Pingresp {
+				alive++
+				break
+			}
+		}
+	}
+	assert.Equal(t, 1, alive)
+	cl, ok := b.srv.Clients.Get(imeiA)
+	require.True(t, ok)
+	assert.Same(t, b.lookup(imeiA).client(), cl)
+	assert.Equal(t, last.ConnID, b.lookup(imeiA).info.ConnID)
 }
 
 // A socket that never sends CONNECT is closed at ConnectTimeout.

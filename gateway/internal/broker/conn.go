@@ -2,12 +2,14 @@ package broker
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
 )
 
 // listener wraps the TCP listener handed to mochi. Accept gives every
@@ -32,7 +34,7 @@ func (l *listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		_ = nc.SetDeadline(time.Now().Add(l.b.cfg.ConnectTimeout))
-		c := &conn{Conn: nc, b: l.b, id: l.b.nextID.Add(1)}
+		c := &conn{Conn: nc, b: l.b, id: l.b.nextID.Add(1), done: make(chan struct{})}
 		c.ctx, c.cancel = context.WithCancel(l.b.ctx)
 		l.b.mu.Lock()
 		if l.b.closing {
@@ -53,6 +55,68 @@ func (l *listener) Close() error {
 	return l.closeErr
 }
 
+// serveListener is the listeners.Listener handed to mochi. It does what
+// mochi's listeners.Net does, plus one thing the broker needs: it knows when
+// mochi has finished with a connection (EstablishConnection returned, so
+// mochi's cleanup of the client, including removing it from its client
+// list, is over) and closes conn.done. OnSessionEstablish waits for that
+// before a newer connection of the same modem may touch mochi's client list.
+type serveListener struct {
+	ln   *listener
+	log  *slog.Logger
+	once sync.Once
+	end  atomic.Bool
+}
+
+// ID implements listeners.Listener.
+func (s *serveListener) ID() string { return "modems" }
+
+// Address implements listeners.Listener.
+func (s *serveListener) Address() string { return s.ln.Addr().String() }
+
+// Protocol implements listeners.Listener.
+func (s *serveListener) Protocol() string { return s.ln.Addr().Network() }
+
+// Init implements listeners.Listener.
+func (s *serveListener) Init(log *slog.Logger) error {
+	s.log = log
+	return nil
+}
+
+// Serve implements listeners.Listener: it accepts until the listener is
+// closed and runs mochi's establish function for each connection on a
+// goroutine of its own (that goroutine is the client's read loop).
+func (s *serveListener) Serve(establish listeners.EstablishFn) {
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		c := nc.(*conn)
+		if s.end.Load() {
+			_ = c.Close()
+			c.finish()
+			continue
+		}
+		go func() {
+			err := establish(s.ID(), c)
+			c.finish()
+			if err != nil && s.log != nil {
+				s.log.Debug("broker: connection ended", "remote", c.RemoteAddr().String(), "err", err)
+			}
+		}()
+	}
+}
+
+// Close implements listeners.Listener.
+func (s *serveListener) Close(closeClients listeners.CloseFn) {
+	s.once.Do(func() {
+		s.end.Store(true)
+		closeClients(s.ID())
+	})
+	_ = s.ln.Close()
+}
+
 // conn is one accepted connection and the broker's state for it.
 type conn struct {
 	net.Conn
@@ -70,6 +134,7 @@ type conn struct {
 	established atomic.Bool   // OnSessionEstablished ran (CONNACK sent)
 	takenOver   atomic.Bool   // a newer connection of the same modem replaced this one
 	closed      atomic.Bool   // the socket is closed
+	done        chan struct{} // closed when mochi has finished with the connection (see serveListener)
 	dropped     atomic.Uint64 // outbound messages mochi dropped (write queue full)
 
 	// Read goroutine only.
@@ -103,7 +168,9 @@ func (c *conn) client() *mqtt.Client { return c.cl.Load() }
 
 // Close implements net.Conn. mochi closes the socket on every path that ends
 // a client, including the ones where it calls no hook (a failed CONNACK
-// write), so this is where the broker forgets the connection.
+// write), so this is where the broker forgets the connection. It stays in
+// Broker.modems until finish: a newer connection of the modem must wait for
+// mochi's cleanup of this one (see hook.OnSessionEstablish).
 func (c *conn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
@@ -114,13 +181,22 @@ func (c *conn) Close() error {
 		err = c.Conn.Close()
 		c.b.mu.Lock()
 		delete(c.b.conns, c)
-		if c.registered && c.b.modems[c.info.IMEI] == c {
-			delete(c.b.modems, c.info.IMEI)
-		}
 		c.releaseGateLocked()
 		c.b.mu.Unlock()
 	})
 	return err
+}
+
+// finish runs once mochi has returned from the connection (its socket is
+// closed by then): the connection leaves Broker.modems and a newer
+// connection of the same modem waiting in OnSessionEstablish may go on.
+func (c *conn) finish() {
+	c.b.mu.Lock()
+	if c.registered && c.b.modems[c.info.IMEI] == c {
+		delete(c.b.modems, c.info.IMEI)
+	}
+	c.b.mu.Unlock()
+	close(c.done)
 }
 
 // releaseGate lets the next connection of the same modem be established.

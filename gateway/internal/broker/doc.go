@@ -53,7 +53,10 @@
 // an error — a lost link, a session takeover (MQTT 5 §3.1.4 requires it) and
 // Close. Nobody can subscribe to a modem's topics and the broker clears the
 // will's retain flag, so a will reaches no one, and it is never passed to the
-// Handler: presence comes from Connected and Disconnected, where a takeover
-// is marked takenOver so a late "offline" of the old connection cannot hide
-// the new one.
+// Handler: presence comes from Connected and Disconnected. A takeover is
+// done by the broker one connection at a time per modem (mochi's own is not
+// safe against concurrent CONNECTs of one client id): the old connection is
+// closed and mochi's cleanup of it is over before the new one is
+// established, so its Disconnected (marked takenOver) comes before the new
+// Connected, and Count is the number of live, established connections.
 package broker

@@ -107,6 +107,14 @@ func clip(s string) string {
 // send "bad user name or password"; for a temporary failure the hook sends
 // "server unavailable" itself and closes the connection first, so mochi's
 // CONNACK write fails instead of reaching the modem.
+//
+// The Authenticator runs on a goroutine of its own, not on the connection's
+// read goroutine: a store lookup (modernc SQLite is ~15–30 KB of stack deep)
+// would grow that goroutine's stack to 32 or 64 KB, and the runtime gives
+// it back only by halving it at each GC — for every modem of a reconnect
+// storm. The read goroutine just waits, so its stack stays at mochi's own
+// depth (see BenchmarkIdleConnMemory). At most AuthConcurrency of these
+// goroutines exist.
 func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	c := connOf(cl)
 	if c == nil {
@@ -118,24 +126,44 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	ctx, cancel := context.WithTimeout(h.b.ctx, h.b.cfg.ConnectTimeout)
 	defer cancel()
 	select {
-	case h.b.authSem <- struct{}{}:
-		defer func() { <-h.b.authSem }()
+	case h.b.authSem <- struct{}{}: // released by the goroutine when Authenticate returns
 	case <-ctx.Done():
 		h.unavailable(cl, fmt.Errorf("broker: waiting for an authentication slot: %w", ctx.Err()))
 		return false
 	}
-	modemID, err := h.b.auth.Authenticate(ctx, cl.ID, string(pk.Connect.Password))
+	res := make(chan authResult, 1)
+	go h.b.authenticate(ctx, cl.ID, string(pk.Connect.Password), res)
+	var r authResult
+	select {
+	case r = <-res:
+	case <-ctx.Done(): // an Authenticator that ignores ctx: give up, it keeps its slot until it returns
+		r.err = fmt.Errorf("broker: authentication: %w", ctx.Err())
+	}
 	switch {
-	case err == nil:
-		c.modemID = modemID
+	case r.err == nil:
+		c.modemID = r.modemID
 		return true
-	case errors.Is(err, ErrBadCredentials):
+	case errors.Is(r.err, ErrBadCredentials):
 		h.b.log.Debug("broker: authentication failed", "imei", cl.ID, "remote", cl.Net.Remote)
 		return false
 	default:
-		h.unavailable(cl, err)
+		h.unavailable(cl, r.err)
 		return false
 	}
+}
+
+// authResult is the outcome of one Authenticate call.
+type authResult struct {
+	modemID int64
+	err     error
+}
+
+// authenticate runs the Authenticator holding an authSem slot (taken by the
+// caller) and sends the result on res (buffered: the caller may be gone).
+func (b *Broker) authenticate(ctx context.Context, imei, password string, res chan<- authResult) {
+	defer func() { <-b.authSem }()
+	id, err := b.auth.Authenticate(ctx, imei, password)
+	res <- authResult{modemID: id, err: err}
 }
 
 func (h *hook) unavailable(cl *mqtt.Client, err error) {
@@ -158,18 +186,32 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 }
 
 // OnSessionEstablish runs after authentication, before mochi takes over an
-// older session of the same client id and sends the CONNACK.
+// older session of the same client id (inheritClientSession) and sends the
+// CONNACK.
 //
-// Connections of one modem are established one at a time: the hook waits
-// until the previous connection of the same IMEI has finished
-// OnSessionEstablished (or closed). mochi's takeover is not safe against two
-// CONNECTs of one client id at once: both can miss each other in its client
-// list and stay connected, and the older one's cleanup can remove the newer
-// one from the list.
+// mochi's takeover is not safe against concurrency on one client id: two
+// CONNECTs at once can miss each other in its client list, and an old
+// clean-session client's cleanup (attachClient: "if expire &&
+// !cl.IsTakenOver() { … Clients.Delete(cl.ID) }") can check IsTakenOver
+// before the newer connection's takeover sets it and delete the entry after
+// the newer client was added. The newer client then is no longer in the
+// list, so the next CONNECT does not take it over and two connections of
+// the modem stay up (and commands are not delivered). So the broker does the
+// takeover itself, one connection at a time per IMEI:
 //
-// Marking the older connection here, before mochi closes it, is what makes
-// takenOver reliable: mochi sets its own IsTakenOver flag only after closing
-// the old socket, so the old connection's OnDisconnect may run before it.
+//  1. Wait until no other connection of the IMEI is being established (its
+//     gate, released after OnSessionEstablished or when it closes).
+//  2. Register this connection as the modem's newest and mark the previous
+//     one takenOver (before closing it, so its Disconnected says so).
+//  3. Stop the previous connection and wait until mochi has completely
+//     finished with it (serveListener closes conn.done once
+//     EstablishConnection returned): its OnDisconnect has run and its
+//     cleanup is over, so nothing else touches this client id in mochi's
+//     list while inheritClientSession runs. A clean session has left the
+//     list by then; a persistent one is still there and is inherited.
+//
+// As a result the events of one modem never interleave: Disconnected of a
+// connection comes before Connected of the next.
 func (h *hook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 	c := connOf(cl)
 	if c == nil {
@@ -179,6 +221,7 @@ func (h *hook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 	for {
 		b.mu.Lock()
 		if b.closing || c.closed.Load() {
+			// Only Broker.Close closes a connection that is waiting here.
 			b.mu.Unlock()
 			cl.Stop(ErrClosed)
 			return
@@ -198,11 +241,23 @@ func (h *hook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 	c.info = Conn{ModemID: c.modemID, IMEI: cl.ID, ConnID: c.id, Remote: cl.Net.Remote, At: timeNow()}
 	c.cl.Store(cl)
 	c.registered = true
-	if old := b.modems[cl.ID]; old != nil && old != c {
-		old.takenOver.Store(true)
+	prev := b.modems[cl.ID]
+	if prev != nil && !prev.closed.Load() {
+		prev.takenOver.Store(true) // replaced, not lost: presence stays "connected"
 	}
 	b.modems[cl.ID] = c
 	b.mu.Unlock()
+	if prev == nil {
+		return
+	}
+	if pcl := prev.client(); pcl != nil {
+		_ = b.srv.DisconnectClient(pcl, packets.ErrSessionTakenOver) // [MQTT-3.1.4-3]; no-op if already stopped
+	}
+	select {
+	case <-prev.done:
+	case <-b.ctx.Done():
+		cl.Stop(ErrClosed)
+	}
 }
 
 // OnSessionEstablished runs after the CONNACK (and the resend of inflight
