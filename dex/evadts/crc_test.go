@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // crcBitwise is the reference loop of EVA-DTS 6.2 §6.1.2.
@@ -52,5 +53,35 @@ func TestCRC16MatchesBitwise(t *testing.T) {
 		want := crcBitwise(init, b)
 		assert.Equal(t, want, CRC16(init, b), "len %d", n)
 		assert.Equal(t, want, crcString(init, string(b)), "len %d", n)
+	}
+}
+
+// TestFindStarsCRC checks the word-at-a-time scanners against a
+// byte-by-byte reference for every line length 0..24 (whole words and
+// every tail length) and '*' positions across word boundaries.
+func TestFindStarsCRC(t *testing.T) {
+	for n := 0; n <= 24; n++ {
+		for star := -1; star < n; star++ {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = byte('A' + i)
+			}
+			if star >= 0 {
+				b[star] = '*'
+				if star+3 < n {
+					b[star+3] = '*'
+				}
+			}
+			var wantStars []int
+			for i, c := range b {
+				if c == '*' {
+					wantStars = append(wantStars, i)
+				}
+			}
+			gotStars, gotCRC := findStarsCRC(nil, string(b), 0x1234)
+			require.Equal(t, wantStars, gotStars, "line %q", b)
+			require.Equal(t, CRC16(0x1234, b), gotCRC, "line %q", b)
+			require.Equal(t, wantStars, findStars(nil, string(b)), "line %q", b)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package evadts
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -83,8 +84,13 @@ func collect(t *testing.T, r io.Reader) []item {
 
 func FuzzParse(f *testing.F) {
 	addSeeds(f)
-	f.Fuzz(func(t *testing.T, b []byte, _ int) {
-		rs, _ := ParseBytes(b)
+	f.Fuzz(func(t *testing.T, b []byte, cut int) {
+		rs, err := ParseBytes(b)
+		// Parse over a reader that splits the input at cut must agree.
+		cut = min(max(cut, 0), len(b))
+		rs2, err2 := Parse(&chunks{parts: [][]byte{bytes.Clone(b[:cut]), bytes.Clone(b[cut:])}})
+		require.Equal(t, fmt.Sprint(err), fmt.Sprint(err2))
+		require.Equal(t, rs, rs2)
 		for _, r := range rs {
 			_ = r.Validate()
 			if _, err := JSON(r); err != nil {

@@ -272,8 +272,20 @@ func (p *parser) loop() string {
 }
 
 // num parses element n of s as an integer; empty is 0. Anything else is
-// recorded as an issue and read as 0.
+// recorded as an issue and read as 0. A single digit (most counters in
+// real audits are "0" or one digit) is read without slicing the element;
+// numSlow does the rest.
 func (p *parser) num(s *rec, n int) int64 {
+	if st := s.stars; n < len(st) && st[n] == st[n-1]+2 {
+		if c := s.Raw[st[n]-1] - '0'; c <= 9 {
+			return int64(c)
+		}
+	}
+	return p.numSlow(s, n)
+}
+
+// numSlow is num for elements that are not a single digit.
+func (p *parser) numSlow(s *rec, n int) int64 {
 	if n >= len(s.stars) {
 		return 0
 	}

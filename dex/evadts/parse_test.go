@@ -1,9 +1,13 @@
 package evadts
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -198,4 +202,45 @@ func TestValidateDeviations(t *testing.T) {
 		assert.Contains(t, v.String(), "TRUNCATED")
 		assert.Equal(t, int64(1), rs[0].Products[0].Paid.CountInit, "what was read is kept")
 	})
+}
+
+// TestParseReaderMatchesBytes: Parse reads its io.Reader to the end before
+// parsing; the result must not depend on how the reader hands out the data
+// (nor on whether it reports its length), and must equal ParseBytes.
+func TestParseReaderMatchesBytes(t *testing.T) {
+	inputs := map[string][]byte{
+		"junk and CR": []byte("junk\rDXS*1\r\nST*001*0001\r\nPA1*1*x\r\n\r\nSE*3*0001\r\nDXE*1\r"),
+		"cut":         []byte("DXS*1\nST*001*0001\nCA2*0*0*"),
+		"empty":       nil,
+	}
+	for _, n := range sampleNames(t) {
+		inputs[n] = sharedFile(t, n)
+	}
+	for name, b := range inputs {
+		t.Run(name, func(t *testing.T) {
+			want, wantErr := ParseBytes(b)
+			for _, r := range []io.Reader{bytes.NewReader(b), iotest.OneByteReader(bytes.NewReader(b)),
+				iotest.DataErrReader(bytes.NewReader(b)), &chunks{parts: [][]byte{bytes.Clone(b[:len(b)/3]), bytes.Clone(b[len(b)/3:])}}} {
+				got, err := Parse(r)
+				require.Equal(t, fmt.Sprint(wantErr), fmt.Sprint(err))
+				require.Equal(t, want, got)
+			}
+		})
+	}
+}
+
+// TestParseReadError: a read error ends the input; what was read is
+// returned, the open audit marked truncated, and the error passed on.
+func TestParseReadError(t *testing.T) {
+	boom := errors.New("boom")
+	rs, err := Parse(io.MultiReader(strings.NewReader("DXS*1\nST*001*0001\nPA1*7*150\n"), iotest.ErrReader(boom)))
+	require.ErrorIs(t, err, boom)
+	var pe *ParseError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, 3, pe.Line)
+	assert.Equal(t, "PA1", pe.Segment)
+	require.Len(t, rs, 1)
+	assert.True(t, rs[0].Truncated)
+	require.Len(t, rs[0].Products, 1)
+	assert.Equal(t, int64(150), rs[0].Products[0].Price)
 }
