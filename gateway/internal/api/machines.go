@@ -25,14 +25,46 @@ type lastDatesJSON struct {
 
 func lastDates(m store.Machine, loc *time.Location) lastDatesJSON {
 	return lastDatesJSON{
-		LastSale: fmtTime(m.LastSale, loc), LastService: fmtTime(m.LastService, loc),
+		LastSale: fmtTime(m.LastSale, loc), LastService: fmtTime(lastService(&m), loc),
 		LastCollection: fmtTime(m.LastCollection, loc), LastLoading: fmtTime(m.LastLoading, loc),
 		LastReport: fmtTime(m.LastReport, loc), LastAcquiredReport: fmtTime(m.LastAcquiredReport, loc),
 	}
 }
 
+// lastService is last_event_dates.last_service, "время последнего
+// обслуживания ТА" (spec "Время событий"): the newest of the machine's own
+// record of its last service (EVA-DTS EA6 of its newest audit that has one),
+// its last collection (last_collection) and its last loading or inventory
+// (last_loading). Each is an operator at the machine, and machines that keep
+// no EA6 are serviced all the same; the spec's example puts the service
+// right after the collection of the same visit.
+func lastService(m *store.Machine) time.Time {
+	t := m.LastService
+	if m.LastCollection.After(t) {
+		t = m.LastCollection
+	}
+	if m.LastLoading.After(t) {
+		t = m.LastLoading
+	}
+	return t
+}
+
+// vmTypeJSON is the spec's VendingMachineType {id, label, name}.
+type vmTypeJSON struct {
+	ID    int64  `json:"id"`
+	Label string `json:"label"`
+	Name  string `json:"name"`
+}
+
+// vmExtra is what a machine response shows beyond the machine's own row: its
+// service summary and its model's type (nil: none).
+type vmExtra struct {
+	Service *store.MachineService
+	Type    *store.VMType
+}
+
 // vmJSON is a machine in GET /v2/vending_machines (spec "Полный список ТА").
-// service, location, type and money are null until those features exist.
+// location is null in the list (the detail shows it).
 type vmJSON struct {
 	ID              int64         `json:"id"`
 	SerialNumber    *string       `json:"serial_number"`
@@ -41,7 +73,7 @@ type vmJSON struct {
 	State           int           `json:"state"`
 	Service         any           `json:"service"`
 	Location        any           `json:"location"`
-	Type            any           `json:"type"`
+	Type            *vmTypeJSON   `json:"type"`
 	IMEI            any           `json:"imei"`
 	IsCRTActive     bool          `json:"is_crt_active"`
 	InventoryNumber *string       `json:"inventory_number"`
@@ -60,7 +92,7 @@ type vmDetailJSON struct {
 	RequisiteID *int64       `json:"requisite_id"`
 	MinPrice    *int64       `json:"min_price"`
 	MaxPrice    *int64       `json:"max_price"`
-	Money       any          `json:"money"`
+	Money       *moneyJSON   `json:"money"`
 }
 
 // vmModemJSON is the detail's modem object. bus is "exe", "mdb" or null.
@@ -103,26 +135,30 @@ func (s *server) machineLoc(m store.Machine, local bool) *time.Location {
 	return time.UTC
 }
 
-func (s *server) toVMJSON(m store.Machine, modem *store.Modem, local bool, now time.Time) vmJSON {
+func (s *server) toVMJSON(m store.Machine, modem *store.Modem, x vmExtra, local bool, now time.Time) vmJSON {
 	loc := s.machineLoc(m, local)
 	out := vmJSON{
 		ID: m.ID, SerialNumber: nullStr(m.SerialNumber), Name: m.Name, PlanogramID: m.PlanogramID,
 		State:       s.cfg.Presence.MachineState(modem, now),
+		Service:     machineService(s.serviceConfig(), &m, x.Service, now).value(),
 		IsCRTActive: m.IsCRTActive, InventoryNumber: nullStr(m.InventoryNumber), TrackBusVends: m.TrackBusVends,
 		MMID: m.ModelID, TZID: m.TZID, TZ: nullStr(m.TZ), LastEventDates: lastDates(m, loc),
 	}
-	// Service flags and location are filled by handleVMGet only (they need
-	// queries per machine); type and money come with their features.
+	// The location is filled by handleVMGet only (a query per machine).
+	if x.Type != nil {
+		out.Type = &vmTypeJSON{ID: x.Type.ID, Label: x.Type.Label, Name: x.Type.Name}
+	}
 	if modem != nil {
 		out.IMEI = imeiValue(modem.IMEI)
 	}
 	return out
 }
 
-func (s *server) toVMDetail(m store.Machine, modem *store.Modem, local bool, now time.Time) vmDetailJSON {
+func (s *server) toVMDetail(m store.Machine, modem *store.Modem, x vmExtra, local bool, now time.Time) vmDetailJSON {
 	out := vmDetailJSON{
-		vmJSON:      s.toVMJSON(m, modem, local, now),
+		vmJSON:      s.toVMJSON(m, modem, x, local, now),
 		RequisiteID: m.RequisiteID, MinPrice: m.MinPrice, MaxPrice: m.MaxPrice,
+		Money: moneyOf(x.Service),
 	}
 	if modem != nil {
 		mj := &vmModemJSON{ID: modem.ID, IMEI: modem.IMEI, SWVersion: nullStr(modem.Firmware), HWVersion: nullStr(modem.HWVersion)}
@@ -169,6 +205,11 @@ func (s *server) handleVMGet(w http.ResponseWriter, r *http.Request, sess *sessi
 	if err != nil {
 		return err
 	}
+	// Derive the summaries of changed machines before reading the machine:
+	// its last_service / last_collection come with them.
+	if err := s.syncService(r.Context()); err != nil {
+		return err
+	}
 	m, err := s.machineFor(r, sess)
 	if err != nil {
 		return err
@@ -177,10 +218,12 @@ func (s *server) handleVMGet(w http.ResponseWriter, r *http.Request, sess *sessi
 	if err != nil {
 		return err
 	}
-	out := s.toVMDetail(m, modem, local, s.cfg.Now())
-	// Service flags and the location cost queries of their own, so only the
-	// detail computes them (the list would do it for every machine).
-	out.Service = s.serviceValue(r.Context(), m)
+	x, err := s.machineExtra(r.Context(), m)
+	if err != nil {
+		return err
+	}
+	out := s.toVMDetail(m, modem, x, local, s.cfg.Now())
+	// The location costs a query of its own, so only the detail shows it.
 	out.Location = s.locationValue(r.Context(), m)
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -189,6 +232,9 @@ func (s *server) handleVMGet(w http.ResponseWriter, r *http.Request, sess *sessi
 func (s *server) handleVMTimestamp(w http.ResponseWriter, r *http.Request, sess *session) error {
 	local, err := queryBool(r, "local")
 	if err != nil {
+		return err
+	}
+	if err := s.syncService(r.Context()); err != nil {
 		return err
 	}
 	m, err := s.machineFor(r, sess)

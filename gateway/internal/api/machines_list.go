@@ -26,8 +26,12 @@ import (
 // handled apart: see refreshSeen). The JSON is appended by hand (appendVM), byte for byte what
 // encoding/json writes for vmJSON (TestVMListEncoderMatchesEncodingJSON).
 //
-// The service flags stay null in the list: they need a machine's audits and
-// loading, which is one query or more per machine (see handleVMGet).
+// The service flags, the type and the last service / collection times come
+// with the rows: the machine's service summary (service_derive.go) and its
+// model's type are joined by the list query, and a change of the summary
+// stamps the machine like any listed column. Only the flags' dependence on
+// the clock is computed per request (machineService, arithmetic on the row).
+// The location stays null in the list (the detail shows it).
 
 // vmListCache holds the machine list rows of each company that asked.
 // Companies are not evicted: a row is a few hundred bytes, so even 100,000
@@ -74,6 +78,12 @@ func (s *server) machineListRows(ctx context.Context, company int64) ([]*store.M
 	ml, ok := s.cfg.Store.(store.MachineList)
 	if !ok {
 		return s.machineListRowsSlow(ctx, company)
+	}
+	// Summaries of machines changed since the last request are derived
+	// first: saving them stamps the rows, so the version read next covers
+	// them.
+	if err := s.syncService(ctx); err != nil {
+		return nil, err
 	}
 	// The version is read before the rows: a change committed after this
 	// read has a greater version and is re-read by the next request.
@@ -213,6 +223,11 @@ func (s *server) machineListRowsSlow(ctx context.Context, company int64) ([]*sto
 		if m.ModemID != nil {
 			out[i].Modem = byID[*m.ModemID]
 		}
+		x, err := s.machineExtra(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		out[i].Service, out[i].Type = x.Service, x.Type
 	}
 	return rowPointers(out), nil
 }
@@ -273,6 +288,7 @@ func (s *server) handleVMList(w http.ResponseWriter, r *http.Request, sess *sess
 		return err
 	}
 	now := s.cfg.Now()
+	cfg := s.serviceConfig()
 	// A new buffer is sized like the last response rather than grown by
 	// doubling.
 	buf := append(listBufs.get(s.vmList.sizeHint()), '[')
@@ -286,7 +302,8 @@ func (s *server) handleVMList(w http.ResponseWriter, r *http.Request, sess *sess
 			buf = append(buf, ',')
 		}
 		first = false
-		buf = s.appendVM(buf, &row.Machine, row.Modem, zone.loc(s, row.Machine.TZ, local), now)
+		buf = s.appendVM(buf, &row.Machine, row.Modem, vmExtra{Service: row.Service, Type: row.Type},
+			zone.loc(s, row.Machine.TZ, local), now, cfg)
 	}
 	buf = append(buf, "]\n"...)
 	s.vmList.lastSize.Store(int64(len(buf)))
@@ -316,9 +333,11 @@ func (z *vmZone) loc(s *server, tz string, local bool) *time.Location {
 	return z.l
 }
 
-// appendVM appends the JSON of s.toVMJSON(*m, modem, ...) with loc the
-// machine's zone (machineLoc), exactly as encoding/json encodes it.
-func (s *server) appendVM(b []byte, m *store.Machine, modem *store.Modem, loc *time.Location, now time.Time) []byte {
+// appendVM appends the JSON of s.toVMJSON(*m, modem, x, ...) with loc the
+// machine's zone (machineLoc) and cfg s.serviceConfig(), exactly as
+// encoding/json encodes it.
+func (s *server) appendVM(b []byte, m *store.Machine, modem *store.Modem, x vmExtra, loc *time.Location, now time.Time,
+	cfg ServiceConfig) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, m.ID, 10)
 	b = append(b, `,"serial_number":`...)
@@ -329,7 +348,21 @@ func (s *server) appendVM(b []byte, m *store.Machine, modem *store.Modem, loc *t
 	b = appendNullInt(b, m.PlanogramID)
 	b = append(b, `,"state":`...)
 	b = strconv.AppendInt(b, int64(s.cfg.Presence.MachineState(modem, now)), 10)
-	b = append(b, `,"service":null,"location":null,"type":null,"imei":`...)
+	b = append(b, `,"service":`...)
+	b = machineService(cfg, m, x.Service, now).appendJSON(b)
+	b = append(b, `,"location":null,"type":`...)
+	if t := x.Type; t != nil {
+		b = append(b, `{"id":`...)
+		b = strconv.AppendInt(b, t.ID, 10)
+		b = append(b, `,"label":`...)
+		b = appendJSONString(b, t.Label)
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, t.Name)
+		b = append(b, '}')
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"imei":`...)
 	switch v := imeiOf(modem).(type) {
 	case json.Number:
 		b = append(b, v...)
@@ -353,7 +386,7 @@ func (s *server) appendVM(b []byte, m *store.Machine, modem *store.Modem, loc *t
 	b = append(b, `,"last_event_dates":{"last_sale":`...)
 	b = appendTime(b, m.LastSale, loc)
 	b = append(b, `,"last_service":`...)
-	b = appendTime(b, m.LastService, loc)
+	b = appendTime(b, lastService(m), loc)
 	b = append(b, `,"last_collection":`...)
 	b = appendTime(b, m.LastCollection, loc)
 	b = append(b, `,"last_loading":`...)

@@ -108,8 +108,10 @@ func TestVMListEncoderMatchesEncodingJSON(t *testing.T) {
 			if m.ModemID != nil {
 				modem = byID[*m.ModemID]
 			}
-			want = append(want, srv.toVMJSON(m, modem, local, now))
-			got := srv.appendVM(nil, &m, modem, srv.machineLoc(m, local), now)
+			x, err := srv.machineExtra(ctx, m)
+			require.NoError(t, err)
+			want = append(want, srv.toVMJSON(m, modem, x, local, now))
+			got := srv.appendVM(nil, &m, modem, x, srv.machineLoc(m, local), now, srv.serviceConfig())
 			require.Equal(t, string(bytes.TrimSuffix(encodingJSON(t, want[len(want)-1]), []byte("\n"))), string(got), "machine %d local=%v", m.ID, local)
 		}
 		path := "/v2/vending_machines"

@@ -61,41 +61,68 @@ func (d *DB) LastAuditsByPort(ctx context.Context, vmID int64, since time.Time) 
 
 // --- vend statistics ---
 
-const hourMs = int64(time.Hour / time.Millisecond)
+const (
+	hourMs   = int64(time.Hour / time.Millisecond)
+	minuteMs = int64(time.Minute / time.Millisecond)
+)
 
 // vendWhere is the filter of successful vends by type and payment; the
 // arguments ?t and ?p are named so arms of a UNION can share them.
 const vendWhere = `v.ok = 1 AND (:t = '' OR v.type = :t) AND (:p = '' OR v.payment = :p)`
 
 // fleetArms splits [lo, hi] into the whole UTC hours, read from the vend_hours
-// roll-up, and the partial hours at either end, read from vends. It returns the
-// SELECT arms (each yielding type, payment, count, value) joined by UNION ALL.
-// A range of a few days over a large fleet then reads about a hundred roll-up
-// rows and at most two hours of vends. CROSS JOIN keeps vends (by the
-// vends_time index) as the outer loop: the planner otherwise may walk every
-// machine of the company and probe vends_vm_time for each, which is ~10k
-// probes for an edge of a few hundred vends.
+// roll-up, the whole minutes around them, read from vend_minutes (0008), and
+// the partial minutes at either end, read from vends. It returns the SELECT
+// arms (each yielding type, payment, count, value) joined by UNION ALL. A
+// range of a few days over a large fleet then reads about a hundred hour
+// rows, at most 2 × 59 minutes of minute rows and two minutes of vends.
+// CROSS JOIN keeps vends (by the vends_time index) as the outer loop: the
+// planner otherwise may walk every machine of the company and probe
+// vends_vm_time for each, which is ~10k probes for an edge of a few hundred
+// vends.
 func fleetArms(lo, hi int64) (string, []any) {
-	hStart := (lo + hourMs - 1) / hourMs * hourMs // first whole hour
-	hEnd := hi / hourMs * hourMs                  // end (exclusive) of the last whole hour
-	if hi%hourMs == hourMs-1 {
-		hEnd += hourMs
-	}
 	raw := func(a, b string) string {
 		return `SELECT v.type AS type, v.payment AS payment, count(*) AS n, sum(v.price) AS val
 			FROM vends v CROSS JOIN machines m ON m.id = v.vm_id
 			WHERE m.company_id = :c AND v.time >= ` + a + ` AND v.time <= ` + b + ` AND ` + vendWhere + `
 			GROUP BY v.type, v.payment`
 	}
-	if hi == math.MaxInt64 || hStart >= hEnd {
+	rolled := func(table, col, a, b string) string {
+		return `SELECT type, payment, sum(count) AS n, sum(value) AS val FROM ` + table + `
+			WHERE company_id = :c AND ` + col + ` >= ` + a + ` AND ` + col + ` < ` + b + ` AND count != 0
+			AND (:t = '' OR type = :t) AND (:p = '' OR payment = :p) GROUP BY type, payment`
+	}
+	if hi == math.MaxInt64 {
 		return raw(":lo", ":hi"), []any{sql.Named("lo", lo), sql.Named("hi", hi)}
 	}
-	q := `SELECT type, payment, sum(count) AS n, sum(value) AS val FROM vend_hours
-			WHERE company_id = :c AND hour >= :hs AND hour < :he AND count != 0
-			AND (:t = '' OR type = :t) AND (:p = '' OR payment = :p) GROUP BY type, payment
-		UNION ALL ` + raw(":lo", ":hs - 1") + `
-		UNION ALL ` + raw(":he", ":hi")
-	return q, []any{sql.Named("lo", lo), sql.Named("hi", hi), sql.Named("hs", hStart), sql.Named("he", hEnd)}
+	// whole returns the first whole unit at or after lo and the end
+	// (exclusive) of the last whole unit within hi (inclusive).
+	whole := func(unit int64) (int64, int64) {
+		start := (lo + unit - 1) / unit * unit
+		end := hi / unit * unit
+		if hi%unit == unit-1 {
+			end += unit
+		}
+		return start, end
+	}
+	mStart, mEnd := whole(minuteMs)
+	if mStart >= mEnd {
+		return raw(":lo", ":hi"), []any{sql.Named("lo", lo), sql.Named("hi", hi)}
+	}
+	hStart, hEnd := whole(hourMs)
+	args := []any{sql.Named("lo", lo), sql.Named("hi", hi), sql.Named("ms", mStart), sql.Named("me", mEnd)}
+	q := raw(":lo", ":ms - 1") + `
+		UNION ALL ` + raw(":me", ":hi")
+	if hStart >= hEnd {
+		return q + `
+		UNION ALL ` + rolled("vend_minutes", "minute", ":ms", ":me"), args
+	}
+	// mStart <= hStart and hEnd <= mEnd.
+	return q + `
+		UNION ALL ` + rolled("vend_hours", "hour", ":hs", ":he") + `
+		UNION ALL ` + rolled("vend_minutes", "minute", ":ms", ":hs") + `
+		UNION ALL ` + rolled("vend_minutes", "minute", ":he", ":me"),
+		append(args, sql.Named("hs", hStart), sql.Named("he", hEnd))
 }
 
 // vendGroups runs the summary grouped by type and payment, for one machine or
