@@ -63,6 +63,15 @@ type Config struct {
 
 	// Service holds the thresholds of the machines' service flags (zero: defaults).
 	Service ServiceConfig
+
+	// AuthCacheTTL is how long an authenticated access token (with its user) is
+	// remembered, so that a /v2 request does not look both up again; default
+	// DefaultAuthCacheTTL, negative = no cache. A token still stops working
+	// exactly at its expiry, and a logout, refresh rotation or user change made
+	// through this handler drops it at once; one made by another process (a
+	// second gateway worker on the same database, the CLI) is seen after at
+	// most this long.
+	AuthCacheTTL time.Duration
 }
 
 // Defaults of Config.
@@ -70,6 +79,9 @@ const (
 	DefaultAccessTTL  = 24 * time.Hour      // the spec's example: expires_in 86400
 	DefaultRefreshTTL = 30 * 24 * time.Hour //
 	DefaultCommandTTL = 24 * time.Hour
+	// DefaultAuthCacheTTL bounds how long another process's logout goes
+	// unnoticed (see Config.AuthCacheTTL).
+	DefaultAuthCacheTTL = 30 * time.Second
 )
 
 // Errors of New.
@@ -89,6 +101,8 @@ type server struct {
 	// patterns are the mux patterns in registration order (the OpenAPI test
 	// compares them with the document).
 	patterns []string
+	// sessions caches authenticated tokens (Config.AuthCacheTTL).
+	sessions *sessionCache
 }
 
 // New returns the REST API handler.
@@ -117,7 +131,11 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.Ready == nil {
 		cfg.Ready = cfg.Store.Ping
 	}
-	s := &server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	if cfg.AuthCacheTTL == 0 {
+		cfg.AuthCacheTTL = DefaultAuthCacheTTL
+	}
+	s := &server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
+		sessions: newSessionCache(cfg.AuthCacheTTL, maxSessions)}
 	s.routes()
 	return s, nil
 }
@@ -309,12 +327,17 @@ type session struct {
 }
 
 // authed wraps h with bearer-token authentication: a missing, unknown, revoked
-// or expired access token, or a disabled user, is a 401.
+// or expired access token, or a disabled user, is a 401. A token of the
+// read-only scope gets a 403 for anything but GET (and the HEAD the mux routes
+// to GET handlers).
 func (s *server) authed(h func(w http.ResponseWriter, r *http.Request, sess *session) error) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		sess, err := s.authenticate(r)
 		if err != nil {
 			return err
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !scopeOf(sess.Token.Scope).canWrite() {
+			return errReadOnlyScope()
 		}
 		return h(w, r, sess)
 	}
@@ -327,15 +350,21 @@ func (s *server) authenticate(r *http.Request) (*session, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || len(tok) > 512 {
 		return nil, errUnauthenticated()
 	}
+	hash := auth.TokenHash(tok)
+	now := s.cfg.Now()
+	if sess, ok := s.sessions.get(hash, now); ok {
+		return sess, nil
+	}
+	gen := s.sessions.generation()
 	ctx := r.Context()
-	t, err := s.cfg.Store.GetTokenByAccess(ctx, auth.TokenHash(tok))
+	t, err := s.cfg.Store.GetTokenByAccess(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errUnauthenticated()
 	}
 	if err != nil {
 		return nil, err
 	}
-	if t.Revoked || !s.cfg.Now().Before(t.AccessExpires) {
+	if t.Revoked || !now.Before(t.AccessExpires) {
 		return nil, errUnauthenticated()
 	}
 	u, err := s.cfg.Store.GetUser(ctx, t.UserID)
@@ -348,7 +377,133 @@ func (s *server) authenticate(r *http.Request) (*session, error) {
 	if !u.Active {
 		return nil, errUnauthenticated()
 	}
-	return &session{User: u, Token: t}, nil
+	sess := &session{User: u, Token: t}
+	s.sessions.put(hash, sess, now, gen)
+	return sess, nil
+}
+
+// maxSessions bounds the session cache: far more than the operators of one
+// install use at once, small enough (≈1 KiB an entry) not to matter.
+const maxSessions = 10_000
+
+// sessionCache remembers authenticated sessions by access-token hash so that a
+// /v2 request costs no token and user look-up (they were most of the REST CPU
+// of a command round trip).
+//
+// Correctness rules:
+//   - a hit is only used while now < the token's AccessExpires, checked on every
+//     request, so a token stops working exactly at its expiry, and only for ttl
+//     after it was looked up;
+//   - revoking through this process (logout, refresh rotation) and changing a
+//     user (TouchLogin) drop the entries at once (dropToken, dropUser);
+//   - a look-up that started before a drop must not store what it read (it may
+//     be the state from before the revocation): every drop bumps gen, and put
+//     stores only when gen is still the one seen before the look-up.
+//
+// Multi-worker caveat: a logout, disabled user or rotation made by another
+// process on the same database (a second gateway worker, the CLI) is not
+// seen here until the entry is ttl old; DefaultAuthCacheTTL is that bound.
+type sessionCache struct {
+	ttl time.Duration // <= 0: disabled
+	max int
+
+	mu      sync.RWMutex
+	gen     uint64
+	entries map[string]sessionEntry
+}
+
+type sessionEntry struct {
+	sess  session
+	until time.Time // when the entry stops being used (look-up time + ttl)
+}
+
+func newSessionCache(ttl time.Duration, max int) *sessionCache {
+	return &sessionCache{ttl: ttl, max: max, entries: make(map[string]sessionEntry)}
+}
+
+// get returns a copy of the cached session of the token hash when it is still
+// usable at now.
+func (c *sessionCache) get(hash string, now time.Time) (*session, bool) {
+	if c.ttl <= 0 {
+		return nil, false
+	}
+	c.mu.RLock()
+	e, ok := c.entries[hash]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.until) || !now.Before(e.sess.Token.AccessExpires) {
+		return nil, false
+	}
+	sess := e.sess // handlers get their own copy
+	return &sess, true
+}
+
+// generation returns the drop counter to pass to put.
+func (c *sessionCache) generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
+// put stores sess unless something was dropped since generation returned gen.
+func (c *sessionCache) put(hash string, sess *session, now time.Time, gen uint64) {
+	if c.ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if _, ok := c.entries[hash]; !ok && len(c.entries) >= c.max {
+		c.evictLocked(now)
+	}
+	c.entries[hash] = sessionEntry{sess: *sess, until: now.Add(c.ttl)}
+}
+
+// evictLocked makes room: expired entries first, else an arbitrary one (map
+// order is random, which is as good as any policy for a rare overflow).
+func (c *sessionCache) evictLocked(now time.Time) {
+	for k, e := range c.entries {
+		if !now.Before(e.until) || !now.Before(e.sess.Token.AccessExpires) {
+			delete(c.entries, k)
+		}
+	}
+	if len(c.entries) < c.max {
+		return
+	}
+	for k := range c.entries {
+		delete(c.entries, k)
+		if len(c.entries) < c.max {
+			return
+		}
+	}
+}
+
+// dropToken forgets the token with that access hash.
+func (c *sessionCache) dropToken(accessHash string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	delete(c.entries, accessHash)
+}
+
+// dropUser forgets every token of the user (the cached user record is stale).
+func (c *sessionCache) dropUser(userID int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for k, e := range c.entries {
+		if e.sess.User.ID == userID {
+			delete(c.entries, k)
+		}
+	}
+}
+
+// len returns the number of cached sessions (tests).
+func (c *sessionCache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
 }
 
 func (s *server) handleHealth(w http.ResponseWriter, r *http.Request) error {

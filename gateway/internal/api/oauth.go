@@ -13,7 +13,81 @@ import (
 
 // DefaultScope is the scope of a token when the client asks for none (spec
 // "Authorization": "scope - Optional, defaults to teleport").
-const DefaultScope = "teleport"
+const DefaultScope = ScopeTeleport
+
+// Token scopes. The spec knows one, teleport: full access as the user's role
+// allows. read is a vendgate extension for dashboards and integrations that
+// must not change anything: every /v2 call but GET is refused with a 403
+// (subcode SubReadOnlyScope). Any other requested scope is a 400
+// invalid_scope (RFC 6749 §5.2).
+const (
+	ScopeTeleport = "teleport"
+	ScopeRead     = "read"
+)
+
+// SubReadOnlyScope is the subcode of the 403 a read-scope token gets for a
+// call that is not a GET.
+const SubReadOnlyScope = "E4031"
+
+func errReadOnlyScope() *apiError {
+	return errStatus(http.StatusForbidden, SubReadOnlyScope, "The token's scope (read) does not allow this action.")
+}
+
+// scope is what a token may do; a larger value may do more.
+type scope int
+
+const (
+	scopeRead scope = iota + 1
+	scopeFull
+)
+
+func (sc scope) canWrite() bool { return sc >= scopeFull }
+
+// String is the form stored with the token.
+func (sc scope) String() string {
+	if sc >= scopeFull {
+		return ScopeTeleport
+	}
+	return ScopeRead
+}
+
+// parseScope reads a requested scope: space-separated names (RFC 6749 §3.3),
+// each teleport or read; the token gets the widest named. ok is false for an
+// unknown name or an empty list.
+func parseScope(s string) (sc scope, ok bool) {
+	for _, name := range strings.Fields(s) {
+		switch name {
+		case ScopeTeleport:
+			sc = max(sc, scopeFull)
+		case ScopeRead:
+			sc = max(sc, scopeRead)
+		default:
+			return 0, false
+		}
+	}
+	return sc, sc != 0
+}
+
+// scopeOf is the scope of a stored token. Tokens stored before scopes were
+// enforced may hold whatever the client asked for: an empty scope is the
+// spec's default (teleport), one naming teleport is full access, anything else
+// is read-only (failing closed).
+func scopeOf(stored string) scope {
+	if strings.TrimSpace(stored) == "" {
+		return scopeFull
+	}
+	for _, name := range strings.Fields(stored) {
+		if name == ScopeTeleport {
+			return scopeFull
+		}
+	}
+	return scopeRead
+}
+
+// errInvalidScope is the OAuth 400 for an unknown or widened scope.
+func errInvalidScope() *apiError {
+	return errOAuth(SubInvalidScope, "The requested scope is invalid, unknown, or exceeds the scope granted.")
+}
 
 // dummyIterations is the cost of dummyHash: that of real operator passwords
 // (tests lower it).
@@ -51,7 +125,7 @@ func (s *server) handleAuth(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := newValidator(p)
 	grant, clientID, secret := v.str("grant_type"), v.str("client_id"), v.str("client_secret")
-	scope := v.str("scope")
+	scopeParam := v.str("scope")
 	if v.err() != nil {
 		return errOAuth(SubInvalidRequest, "The request has a malformed parameter.")
 	}
@@ -62,14 +136,20 @@ func (s *server) handleAuth(w http.ResponseWriter, r *http.Request) error {
 			return errOAuth(SubInvalidClient, "Client authentication failed.")
 		}
 	}
-	if scope.Set && len(scope.V) > 255 {
-		return errOAuth(SubInvalidScope, "The requested scope is invalid.")
+	// asked is 0 when the client named no scope.
+	var asked scope
+	if strings.TrimSpace(scopeParam.V) != "" {
+		sc, ok := parseScope(scopeParam.V)
+		if !ok || len(scopeParam.V) > 255 {
+			return errInvalidScope()
+		}
+		asked = sc
 	}
 	switch grant.V {
 	case "password":
-		return s.grantPassword(w, r, v, scope)
+		return s.grantPassword(w, r, v, asked)
 	case "refresh_token":
-		return s.grantRefresh(w, r, v, scope)
+		return s.grantRefresh(w, r, v, asked)
 	case "":
 		return errOAuth(SubInvalidRequest, "The request is missing a required parameter: grant_type.")
 	default:
@@ -77,7 +157,7 @@ func (s *server) handleAuth(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-func (s *server) grantPassword(w http.ResponseWriter, r *http.Request, v *validator, scope optStr) error {
+func (s *server) grantPassword(w http.ResponseWriter, r *http.Request, v *validator, asked scope) error {
 	user, pass := v.str("username"), v.str("password")
 	if v.err() != nil || user.V == "" || pass.V == "" {
 		return errOAuth(SubInvalidRequest, "The request is missing a required parameter: username and password.")
@@ -94,24 +174,28 @@ func (s *server) grantPassword(w http.ResponseWriter, r *http.Request, v *valida
 	if auth.Check(pass.V, u.PasswordHash) != nil || !u.Active {
 		return errOAuth(SubInvalidGrant, "The user credentials were incorrect.")
 	}
-	sc := DefaultScope
-	if scope.V != "" {
-		sc = scope.V
+	sc := scopeFull // DefaultScope
+	if asked != 0 {
+		sc = asked
 	}
-	resp, err := s.issue(r, u.ID, sc)
+	resp, err := s.issue(r, u.ID, sc.String())
 	if err != nil {
 		return err
 	}
 	if err := s.cfg.Store.TouchLogin(ctx, u.ID, s.cfg.Now()); err != nil {
 		return err
 	}
+	// The cached sessions of the user hold the old last_login.
+	s.sessions.dropUser(u.ID)
 	writeToken(w, resp)
 	return nil
 }
 
 // grantRefresh exchanges a refresh token for a new pair and revokes the old one
-// (rotation: a refresh token works once).
-func (s *server) grantRefresh(w http.ResponseWriter, r *http.Request, v *validator, scope optStr) error {
+// (rotation: a refresh token works once). The new pair keeps the old scope, or
+// the narrower one asked for; asking for more is invalid_scope (RFC 6749 §6)
+// and leaves the refresh token usable.
+func (s *server) grantRefresh(w http.ResponseWriter, r *http.Request, v *validator, asked scope) error {
 	rt := v.str("refresh_token")
 	if v.err() != nil || rt.V == "" {
 		return errOAuth(SubInvalidRequest, "The request is missing a required parameter: refresh_token.")
@@ -138,16 +222,20 @@ func (s *server) grantRefresh(w http.ResponseWriter, r *http.Request, v *validat
 	if err != nil {
 		return err
 	}
+	sc := scopeOf(t.Scope)
+	if asked != 0 {
+		if asked > sc {
+			return errInvalidScope()
+		}
+		sc = asked
+	}
 	// TODO(store): RevokeToken is not compare-and-set, so two concurrent refreshes
 	// with the same token can both succeed; a conditional revoke would close that.
 	if err := s.cfg.Store.RevokeToken(ctx, t.ID); err != nil {
 		return err
 	}
-	sc := t.Scope
-	if scope.V != "" {
-		sc = scope.V
-	}
-	resp, err := s.issue(r, u.ID, sc)
+	s.sessions.dropToken(t.AccessHash)
+	resp, err := s.issue(r, u.ID, sc.String())
 	if err != nil {
 		return err
 	}
@@ -198,6 +286,7 @@ func (s *server) handleLogout(w http.ResponseWriter, r *http.Request, sess *sess
 	if err := s.cfg.Store.RevokeToken(r.Context(), sess.Token.ID); err != nil {
 		return err
 	}
+	s.sessions.dropToken(sess.Token.AccessHash)
 	writeJSON(w, http.StatusOK, map[string]string{"bye": "bye"})
 	return nil
 }
@@ -237,7 +326,15 @@ type meJSON struct {
 }
 
 func (s *server) handleMe(w http.ResponseWriter, r *http.Request, sess *session) error {
-	u := sess.User
+	// The session's user may come from the session cache (up to
+	// AuthCacheTTL old); the profile is shown as stored now (last_login).
+	u, err := s.cfg.Store.GetUser(r.Context(), sess.User.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errUnauthenticated()
+	}
+	if err != nil {
+		return err
+	}
 	me := meJSON{
 		ID: u.ID, CompanyID: u.CompanyID, FirstName: u.FirstName, LastName: u.LastName,
 		Position: u.Position, Email: u.Email, Status: u.Active,

@@ -95,9 +95,10 @@ func (d *DB) GetModem(ctx context.Context, id int64) (store.Modem, error) {
 	return m, dbErr("get modem", err)
 }
 
-// GetModemByIMEI returns the modem with that IMEI.
+// GetModemByIMEI returns the modem with that IMEI. It is the read of every
+// modem login, so it has a read pool of its own (DB.ra).
 func (d *DB) GetModemByIMEI(ctx context.Context, imei string) (store.Modem, error) {
-	r, err := d.reader()
+	r, err := d.authReader()
 	if err != nil {
 		return store.Modem{}, err
 	}
