@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"vendgate/emulator/modem"
 	"vendgate/protocol"
@@ -284,6 +286,10 @@ func TestCredentialsAndConfinement(t *testing.T) {
 		if !tok.WaitTimeout(5*time.Second) || tok.Error() == nil {
 			t.Errorf("%s: connection accepted", name)
 			c.Disconnect(0)
+		} else if err := tok.Error(); !errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword) &&
+			!errors.Is(err, packets.ErrorRefusedNotAuthorised) {
+			// Not "server unavailable": that tells a modem to retry soon, forever.
+			t.Errorf("%s: refused with %v, want a refusal of the credentials", name, err)
 		}
 	}
 

@@ -97,10 +97,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 		h.Fiscal = &ingest.Fiscal{Receipts: db, Machines: db, Catalog: db, Log: flog}
 		g.fiscal = fiscal.NewWorker(db, &fiscal.Emulated{}, fiscal.WorkerConfig{Logger: flog})
 	}
+	verified, err := auth.NewVerifiedCache(0)
+	if err != nil {
+		return nil, err
+	}
 	g.br, err = broker.New(broker.Config{
 		Listen: cfg.MQTTListen, ConnectTimeout: time.Duration(cfg.ConnectTimeout), MaxKeepalive: uint16(cfg.MaxKeepalive),
 		MaxClients: cfg.MaxClients, WritesPending: cfg.WritesPending, Logger: log.With("part", "broker"),
-	}, modemAuth{db: db, count: g.m}, h)
+	}, modemAuth{db: db, count: g.m, verified: verified}, h)
 	if err != nil {
 		return nil, err
 	}
@@ -254,21 +258,31 @@ func (c commander) Stopping() <-chan struct{} { return c.s.Stopping() }
 
 // modemAuth checks modem credentials against the store.
 type modemAuth struct {
-	db    store.Modems
-	count *metrics.Metrics
+	db       store.Modems
+	count    *metrics.Metrics
+	verified *auth.VerifiedCache // a reconnecting modem's unchanged password skips the hash
 }
 
-// ErrBadCredentials is returned for an unknown modem or a wrong password.
-var ErrBadCredentials = errors.New("gateway: bad modem credentials")
+// ErrBadCredentials is returned for an unknown modem or a wrong password: the
+// broker's, so the broker answers "bad user name or password", not "server
+// unavailable".
+var ErrBadCredentials = broker.ErrBadCredentials
 
+// Authenticate refuses an unknown IMEI or a wrong password; a store failure
+// is an error of its own, which the broker answers with "server unavailable"
+// (the modem retries) rather than telling a good modem its password is wrong.
 func (a modemAuth) Authenticate(ctx context.Context, imei, password string) (int64, error) {
 	m, err := a.db.GetModemByIMEI(ctx, imei)
-	if err == nil {
-		err = auth.Check(password, m.PasswordHash)
+	if errors.Is(err, store.ErrNotFound) {
+		a.count.Connection("refused")
+		return 0, fmt.Errorf("%w: unknown modem", ErrBadCredentials)
 	}
 	if err != nil {
+		return 0, fmt.Errorf("gateway: modem lookup: %w", err)
+	}
+	if err := a.verified.Check(imei, password, m.PasswordHash); err != nil {
 		a.count.Connection("refused")
-		return 0, ErrBadCredentials
+		return 0, fmt.Errorf("%w: %v", ErrBadCredentials, err)
 	}
 	return m.ID, nil
 }
