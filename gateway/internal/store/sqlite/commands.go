@@ -103,6 +103,7 @@ func (d *DB) InFlight(ctx context.Context, modemID int64) (store.Command, bool, 
 		return store.Command{}, false, err
 	}
 	c, err := scanCommand(r.QueryRowContext(ctx, `SELECT `+commandCols+` FROM commands
+		INDEXED BY commands_modem_state
 		WHERE modem_id = ? AND state IN ('sent', 'acknowledged') ORDER BY created_at, id LIMIT 1`, modemID))
 	return found(c, err, "in flight")
 }

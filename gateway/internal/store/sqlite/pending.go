@@ -35,9 +35,16 @@ func (d *DB) Dispatchable(ctx context.Context, modemID int64, now time.Time) (st
 	if err != nil {
 		return store.Command{}, false, err
 	}
-	c, err := scanCommand(r.QueryRowContext(ctx, `SELECT `+commandCols+` FROM commands
-		WHERE modem_id = ?1 AND (state IN ('sent', 'acknowledged')
-			OR (state = 'queued' AND (expires_at = 0 OR expires_at >= ?2)))
-		ORDER BY state = 'queued', created_at, id LIMIT 1`, modemID, ms(now)))
+	// Two indexed LIMIT 1 look-ups, the in-flight one first. Without the
+	// INDEXED BY, SQLite (no ANALYZE statistics) walks commands_modem_created
+	// over the modem's whole command history on every dispatch.
+	c, err := scanCommand(r.QueryRowContext(ctx, `SELECT * FROM (SELECT `+commandCols+`
+		FROM commands INDEXED BY commands_modem_state
+		WHERE modem_id = ?1 AND state IN ('sent', 'acknowledged') ORDER BY created_at, id LIMIT 1)
+		UNION ALL SELECT * FROM (SELECT `+commandCols+`
+		FROM commands INDEXED BY commands_modem_state
+		WHERE modem_id = ?1 AND state = 'queued' AND (expires_at = 0 OR expires_at >= ?2)
+		ORDER BY created_at, id LIMIT 1)
+		LIMIT 1`, modemID, ms(now)))
 	return found(c, err, "dispatchable")
 }
