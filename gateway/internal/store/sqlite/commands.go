@@ -15,6 +15,20 @@ import (
 const commandCols = `id, modem_id, vm_id, user_id, name, args, state, status, code, message, result,
 	attempts, created_at, sent_at, acked_at, done_at, expires_at`
 
+// The command writes of every round trip, prepared at Open (commandQueries).
+const (
+	qCmdInsert = `INSERT INTO commands (id, modem_id, vm_id, user_id, name, args, state,
+		created_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING`
+	qCmdGet      = `SELECT ` + commandCols + ` FROM commands WHERE id = ?`
+	qCmdMarkSent = `UPDATE commands SET state = 'sent', sent_at = ?, attempts = attempts + 1
+		WHERE id = ? AND state IN ('queued', 'sent')`
+	qCmdFinish = `UPDATE commands SET state = ?, message = ?, done_at = ?
+		WHERE id = ? AND state IN ` + liveStates
+)
+
+// commandQueries are prepared at Open.
+var commandQueries = []string{qCmdInsert, qCmdGet, qCmdMarkSent, qCmdFinish}
+
 // liveStates are the non-terminal states, as an SQL list.
 const liveStates = `('queued', 'sent', 'acknowledged')`
 
@@ -52,16 +66,23 @@ func (d *DB) CreateCommand(ctx context.Context, c store.Command) (store.Command,
 		created bool
 	)
 	err := d.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO commands (id, modem_id, vm_id, user_id, name, args, state,
-			created_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING`,
-			c.ID, c.ModemID, c.VMID, c.UserID, c.Name, rawJSON(c.Args), string(c.State), ms(c.CreatedAt), ms(c.ExpiresAt))
+		ins, err := d.txStmt(ctx, tx, qCmdInsert)
+		if err != nil {
+			return dbErr("create command", err)
+		}
+		res, err := ins.ExecContext(ctx, c.ID, c.ModemID, c.VMID, c.UserID, c.Name, rawJSON(c.Args), string(c.State),
+			ms(c.CreatedAt), ms(c.ExpiresAt))
 		if err != nil {
 			return dbErr("create command", err)
 		}
 		if inserted(res) {
 			created = true
 		}
-		stored, err = scanCommand(tx.QueryRowContext(ctx, `SELECT `+commandCols+` FROM commands WHERE id = ?`, c.ID))
+		get, err := d.txStmt(ctx, tx, qCmdGet)
+		if err != nil {
+			return dbErr("create command", err)
+		}
+		stored, err = scanCommand(get.QueryRowContext(ctx, c.ID))
 		return dbErr("create command", err)
 	})
 	if err != nil {
@@ -133,8 +154,11 @@ func moveErr(ctx context.Context, tx *sql.Tx, op, id string) error {
 // Attempts; store.ErrInvalidMove from any other state.
 func (d *DB) MarkSent(ctx context.Context, id string, at time.Time) error {
 	return d.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE commands SET state = 'sent', sent_at = ?, attempts = attempts + 1
-			WHERE id = ? AND state IN ('queued', 'sent')`, ms(at), id)
+		st, err := d.txStmt(ctx, tx, qCmdMarkSent)
+		if err != nil {
+			return dbErr("mark sent", err)
+		}
+		res, err := st.ExecContext(ctx, ms(at), id)
 		if err != nil {
 			return dbErr("mark sent", err)
 		}
@@ -153,8 +177,11 @@ func (d *DB) Finish(ctx context.Context, id string, state store.CommandState, ms
 		return fmt.Errorf("sqlite: finish command %q: target state %q is not expired or timed_out: %w", id, state, store.ErrInvalidMove)
 	}
 	return d.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE commands SET state = ?, message = ?, done_at = ?
-			WHERE id = ? AND state IN `+liveStates, string(state), msg, ms(at), id)
+		st, err := d.txStmt(ctx, tx, qCmdFinish)
+		if err != nil {
+			return dbErr("finish command", err)
+		}
+		res, err := st.ExecContext(ctx, string(state), msg, ms(at), id)
 		if err != nil {
 			return dbErr("finish command", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -168,7 +169,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		d.Close()
 		return nil, err
 	}
-	if err := d.prepare(ctx, uplinkQueries...); err != nil {
+	if err := d.prepare(ctx, slices.Concat(uplinkQueries, commandQueries)...); err != nil {
 		d.Close()
 		return nil, err
 	}
