@@ -69,79 +69,6 @@ const (
 	FlagNoCoinsIn     = "no_coins_in"
 )
 
-// serviceFlags computes the machine's service flags; the map holds only the
-// flags that are set (as the spec's examples show) and is nil when none is.
-func (s *server) serviceFlags(ctx context.Context, vm store.Machine) (map[string]bool, error) {
-	cfg := s.serviceConfig()
-	now := s.cfg.Now()
-	flags := map[string]bool{}
-
-	ref := vm.LastSale
-	if ref.IsZero() {
-		ref = vm.CreatedAt
-	}
-	if !ref.IsZero() && now.Sub(ref) > cfg.NoSales {
-		flags[FlagNoRecentSales] = true
-	}
-
-	c, ok := s.cfg.Store.(store.Catalog)
-	if !ok {
-		return nilIfEmpty(flags), nil
-	}
-	need, err := needLoading(ctx, c, vm)
-	if err != nil {
-		return nil, err
-	}
-	if need {
-		flags[FlagNeedLoading] = true
-	}
-
-	last, lastRep, err := validAudit(ctx, c, vm.ID, time.Time{})
-	if err != nil {
-		return nil, err
-	}
-	if lastRep != nil {
-		if worth, ok := tubeWorth(lastRep); ok && worth < cfg.LowChange {
-			flags[FlagLowChange] = true
-		}
-		if lastRep.Cash.In != nil {
-			bills, coins := cashIn(lastRep)
-			if stale, ok, err := sameSince(ctx, c, vm.ID, last, now.Add(-cfg.NoBills), func(r *evadts.Report) int64 { b, _ := cashIn(r); return b }, bills); err != nil {
-				return nil, err
-			} else if ok && stale {
-				flags[FlagNoBillsIn] = true
-			}
-			if stale, ok, err := sameSince(ctx, c, vm.ID, last, now.Add(-cfg.NoCoins), func(r *evadts.Report) int64 { _, k := cashIn(r); return k }, coins); err != nil {
-				return nil, err
-			} else if ok && stale {
-				flags[FlagNoCoinsIn] = true
-			}
-		}
-	}
-	return nilIfEmpty(flags), nil
-}
-
-func nilIfEmpty(m map[string]bool) map[string]bool {
-	if len(m) == 0 {
-		return nil
-	}
-	return m
-}
-
-// serviceValue is serviceFlags for rendering: on an error it logs and gives
-// null rather than failing the machine list.
-func (s *server) serviceValue(ctx context.Context, vm store.Machine) any {
-	flags, err := s.serviceFlags(ctx, vm)
-	if err != nil {
-		s.log.Warn("api: service flags", "vm", vm.ID, "err", err)
-		return nil
-	}
-	if flags == nil {
-		return nil
-	}
-	return flags
-}
-
 // validAudit returns the newest valid audit at or before before and its first
 // parsed report (nil when there is none or it does not parse).
 func validAudit(ctx context.Context, c store.Catalog, vmID int64, before time.Time) (store.Audit, *evadts.Report, error) {
@@ -186,18 +113,6 @@ func cashIn(r *evadts.Report) (bills, coins int64) {
 		return 0, 0
 	}
 	return r.Cash.In.BillsInit, r.Cash.In.InInit - r.Cash.In.BillsInit
-}
-
-// sameSince reports whether the counter had the same value in the newest valid
-// audit at or before cutoff; ok is false when there is no such audit other than
-// the newest one, or it has no CA3.
-func sameSince(ctx context.Context, c store.Catalog, vmID int64, newest store.Audit, cutoff time.Time,
-	counter func(*evadts.Report) int64, now int64) (same, ok bool, err error) {
-	old, rep, err := validAudit(ctx, c, vmID, cutoff)
-	if err != nil || rep == nil || rep.Cash.In == nil || old.ID == newest.ID {
-		return false, false, err
-	}
-	return counter(rep) == now, true, nil
 }
 
 // needLoading reports whether a component of the machine's planogram with a

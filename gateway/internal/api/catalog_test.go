@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
@@ -359,18 +360,19 @@ func TestCatalogServiceFlags(t *testing.T) {
 	e := newEnv(t)
 	s := newCatSetup(t, e)
 	accessGrant(t, e, e.oper, s.vm)
-	srv := e.h.(*server)
-	ctx := context.Background()
+	// Through the machine detail, as operators see them (the list shows the
+	// same summary: machines_service_test.go).
 	get := func() map[string]bool {
 		t.Helper()
-		vm, err := e.st.GetMachine(ctx, s.vm.ID)
-		require.NoError(t, err)
-		f, err := srv.serviceFlags(ctx, vm)
-		require.NoError(t, err)
-		return f
+		r := e.do("GET", fmt.Sprintf("/v2/vending_machines/%d", s.vm.ID), e.token(e.oper), nil)
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Raw)
+		var body struct {
+			Service map[string]bool `json:"service"`
+		}
+		require.NoError(t, json.Unmarshal(r.Raw, &body))
+		return body.Service
 	}
 	require.Nil(t, get(), "a new machine: nothing to say")
-	require.Nil(t, srv.serviceValue(ctx, s.vm))
 
 	e.clk.Add(25 * time.Hour) // created at t0, never sold
 	require.Equal(t, map[string]bool{FlagNoRecentSales: true}, get())
@@ -396,8 +398,12 @@ func TestCatalogServiceFlags(t *testing.T) {
 	require.Equal(t, map[string]bool{FlagNeedLoading: true, FlagLowChange: true, FlagNoBillsIn: true}, get())
 	e.catAudit(s.modem.ID, e.clk.Now().Add(time.Second), "a2",
 		"CA3*0*0*0*0*9000*0*0*7000\r\nCA17*00*100*60\r\nCA17*01*500*10\r\n")
-	require.Equal(t, map[string]bool{FlagNeedLoading: true, FlagNoCoinsIn: true}, get(), "tubes worth 11000: enough change")
-	vm, err := e.st.GetMachine(ctx, s.vm.ID)
-	require.NoError(t, err)
-	require.Equal(t, map[string]bool{FlagNeedLoading: true, FlagNoCoinsIn: true}, srv.serviceValue(ctx, vm))
+	// Coins in: 2000 at a0 (50 h ago), 2500 at a1, 2000 at a2: they changed
+	// within the 48 h, so no_coins_in stays off (every audit since the cutoff
+	// must show the same count); bills rose at a2.
+	require.Equal(t, map[string]bool{FlagNeedLoading: true}, get(), "tubes worth 11000: enough change")
+	e.clk.Add(49 * time.Hour) // nothing new since a2 for longer than both thresholds
+	e.catAudit(s.modem.ID, e.clk.Now(), "a3", "CA3*0*0*0*0*9000*0*0*7000\r\nCA15*20000\r\n")
+	require.Equal(t, map[string]bool{FlagNeedLoading: true, FlagNoBillsIn: true, FlagNoCoinsIn: true,
+		FlagNoRecentSales: true}, get())
 }
