@@ -190,8 +190,10 @@ phase_storm() {  # restart the target with N modems connected
     t0=$(date +%s.%N); start_gateway; profile storm
     # Commands for modems that are offline right now: queued, delivered on return.
     # All of them submitted at once (--concurrency); each then waits in a long poll
-    # (GET /v2/commands/{id}?wait=5), answered when its command ends, so thousands
-    # outstanding cost no polling load. The fleet-side time below is the figure.
+    # (GET /v2/commands/{id}?wait=2), answered when its command ends, so thousands
+    # outstanding cost no polling load. They share --max-conns 256 HTTP connections:
+    # every connection is a file descriptor of the gateway, which holds N modems
+    # under the ~20,000 open-file limit. The fleet-side time below is the figure.
     $VE rest-load --api "http://$HTTP_GW" --password $ADMIN_PW --once --modems "$STORM_CMDS" --timeout 90s \
       --concurrency "$STORM_CMDS" >"$TMP/storm-rest.out" 2>"$TMP/storm-rest.err" &
     local rl=$!

@@ -50,21 +50,22 @@ func runRESTLoad(ctx context.Context, args []string, e env) int {
 	modems := fs.Int("modems", 0, "use the first N modems of GET /v2/modems (0 = all)")
 	poll := fs.Duration("poll", 2*time.Millisecond, "GET /v2/commands/{id} interval for the first 25 ms; then it grows (a quarter of the time waited) up to --poll-max (bounded polling load)")
 	pollMax := fs.Duration("poll-max", 100*time.Millisecond, "longest GET /v2/commands/{id} interval (raise it with many commands outstanding, e.g. a storm's)")
-	longPoll := fs.Bool("long-poll", true, "wait for each command with GET /v2/commands/{id}?wait=5 (answered when it ends); false: poll as --poll/--poll-max say")
+	longPoll := fs.Bool("long-poll", true, "wait for each command with GET /v2/commands/{id}?wait=2 (answered when it ends); false: poll as --poll/--poll-max say")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up on one command after this long")
 	conc := fs.Int("concurrency", 256, "commands outstanding at most")
+	maxConns := fs.Int("max-conns", 256, "HTTP connections to the gateway at most (each is a file descriptor of the gateway's: keep modems + this under its open-file limit)")
 	once := fs.Bool("once", false, "submit one command to each modem as fast as possible, then wait for all (reconnect storms)")
 	if code, ok := parse(fs, args, e); !ok {
 		return code
 	}
-	if *password == "" || *rate <= 0 || *duration <= 0 || *duration > time.Hour || *conc < 1 || *poll <= 0 || *pollMax < *poll {
-		fmt.Fprintln(e.stderr, "vendemu rest-load: --password is required; --rate, --duration (<= 1h), --concurrency and --poll must be positive")
+	if *password == "" || *rate <= 0 || *duration <= 0 || *duration > time.Hour || *conc < 1 || *maxConns < 1 || *poll <= 0 || *pollMax < *poll {
+		fmt.Fprintln(e.stderr, "vendemu rest-load: --password is required; --rate, --duration (<= 1h), --concurrency, --max-conns and --poll must be positive")
 		return 2
 	}
 	l := &restLoad{api: strings.TrimRight(*api, "/"), poll: *poll, pollMax: *pollMax, longPoll: *longPoll, timeout: *timeout,
 		errs: map[string]uint64{}, states: map[string]uint64{},
-		hc: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-			MaxIdleConns: *conc * 2, MaxIdleConnsPerHost: *conc * 2, IdleConnTimeout: time.Minute}}}
+		hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxConnsPerHost: *maxConns,
+			MaxIdleConns: *maxConns, MaxIdleConnsPerHost: *maxConns, IdleConnTimeout: time.Minute}}}
 	tok, err := l.login(ctx, *user, *password)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "vendemu rest-load:", err)
@@ -270,7 +271,9 @@ func (l *restLoad) one(ctx context.Context, modemID int64, mode int) {
 		}
 		path := "/v2/commands/" + id
 		if l.longPoll {
-			path += "?wait=5" // below the client's 10 s timeout
+			// Short waits: with more commands outstanding than --max-conns,
+			// the other requests queue for a connection meanwhile.
+			path += "?wait=2"
 		}
 		code, err := l.do(ctx, "GET", path, nil, &c)
 		if err != nil {

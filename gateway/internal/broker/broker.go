@@ -264,6 +264,7 @@ func (b *Broker) Start() error {
 	if err != nil {
 		return fmt.Errorf("broker: listen: %w", err)
 	}
+	inner = wrapListener(inner)
 	b.ln = &listener{Listener: inner, b: b}
 	if err := b.srv.AddListener(&serveListener{ln: b.ln}); err != nil {
 		_ = inner.Close()

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"sync"
@@ -55,6 +56,12 @@ func (l *listener) Close() error {
 	return l.closeErr
 }
 
+// wrapListener lets tests put a faulty listener under the broker.
+var wrapListener = func(l net.Listener) net.Listener { return l }
+
+// acceptRetries counts failed Accepts the loop went on from (tests read it).
+var acceptRetries atomic.Int64
+
 // serveListener is the listeners.Listener handed to mochi. It does what
 // mochi's listeners.Net does, plus one thing the broker needs: it knows when
 // mochi has finished with a connection (EstablishConnection returned, so
@@ -87,11 +94,27 @@ func (s *serveListener) Init(log *slog.Logger) error {
 // closed and runs mochi's establish function for each connection on a
 // goroutine of its own (that goroutine is the client's read loop).
 func (s *serveListener) Serve(establish listeners.EstablishFn) {
+	var delay time.Duration
 	for {
 		nc, err := s.ln.Accept()
 		if err != nil {
-			return
+			if errors.Is(err, net.ErrClosed) || s.end.Load() {
+				return
+			}
+			// Anything else (EMFILE/ENFILE when a reconnect storm meets the
+			// open-file limit, ECONNABORTED, ...) passes: stopping here would
+			// leave the gateway deaf to every new connection for good while
+			// the listening socket kept completing handshakes into its queue.
+			// Back off as net/http does, so a full fd table is not spun on.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			if s.log != nil {
+				s.log.Warn("broker: accept failed; retrying", "err", err, "in", delay)
+			}
+			acceptRetries.Add(1)
+			time.Sleep(delay)
+			continue
 		}
+		delay = 0
 		c := nc.(*conn)
 		if s.end.Load() {
 			_ = c.Close()
