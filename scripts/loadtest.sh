@@ -58,6 +58,11 @@ TMP=$(mktemp -d /tmp/vendgate-loadtest.XXXXXX)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  # Also whatever still runs on this scratch directory (the gateway and Mosquitto
+  # restarted by the storm phase were seen to outlive the run).
+  pkill -TERM -f -- "$TMP/" 2>/dev/null || true
+  for _ in $(seq 150); do pgrep -f -- "$TMP/" >/dev/null || break; sleep 0.1; done
+  pkill -KILL -f -- "$TMP/" 2>/dev/null || true
   wait 2>/dev/null || true
   if [ -n "${LOADTEST_KEEP:-}" ]; then echo "scratch kept in $TMP" >&2; else rm -rf "$TMP"; fi
 }

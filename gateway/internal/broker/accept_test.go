@@ -1,11 +1,14 @@
 package broker
 
 import (
+	"context"
+	"fmt"
 	"net"
 	"os"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -43,4 +46,58 @@ func TestAcceptErrorsDoNotStopTheBroker(t *testing.T) {
 	require.EqualValues(t, 3, acceptRetries.Load()-before)
 	// And it still stops cleanly.
 	require.NoError(t, b.Close())
+}
+
+// serveListener.Close must not run mochi's closeClients (see its comment: it
+// can deadlock against disconnecting clients); Broker.Close ends them itself.
+func TestServeListenerCloseLeavesClientsToTheBroker(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := &serveListener{ln: &listener{Listener: inner}}
+	called := false
+	s.Close(func(string) { called = true })
+	require.False(t, called, "mochi's closeClients was called")
+	_, err = inner.Accept()
+	require.ErrorIs(t, err, net.ErrClosed, "the socket is closed")
+}
+
+// Close with many connected modems ends every connection and returns.
+func TestCloseWithManyClients(t *testing.T) {
+	h := newFakeHandler()
+	b, err := New(Config{Listen: "127.0.0.1:0", Logger: quietLogger()}, anyModem{}, h)
+	require.NoError(t, err)
+	require.NoError(t, b.Start())
+	t.Cleanup(func() { _ = b.Close() })
+	const n = 200
+	conns := make([]*raw, n)
+	for i := range conns {
+		conns[i] = dialRaw(t, b, 4)
+		imei := fmt.Sprintf("35693803%07d", i)
+		conns[i].connect(connectPacket(imei, imei, passA, 30))
+	}
+	for range n {
+		h.expect(t, "connected")
+	}
+	done := make(chan struct{})
+	go func() { _ = b.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	for _, r := range conns {
+		r.expectClosed()
+	}
+}
+
+// anyModem accepts every IMEI with the password passA.
+type anyModem struct{}
+
+func (anyModem) Authenticate(_ context.Context, imei, password string) (int64, error) {
+	if password != passA {
+		return 0, ErrBadCredentials
+	}
+	var id int64
+	_, _ = fmt.Sscan(imei, &id)
+	return id, nil
 }

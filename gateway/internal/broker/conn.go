@@ -131,12 +131,15 @@ func (s *serveListener) Serve(establish listeners.EstablishFn) {
 	}
 }
 
-// Close implements listeners.Listener.
-func (s *serveListener) Close(closeClients listeners.CloseFn) {
-	s.once.Do(func() {
-		s.end.Store(true)
-		closeClients(s.ID())
-	})
+// Close implements listeners.Listener. It does not call mochi's
+// closeClients: Broker.Close has already disconnected every connection it
+// accepted (and accepts no more), and closeClients deadlocks under exactly
+// that load — Clients.GetByListener read-locks the client list twice
+// (RLock, then Len's RLock), so a Clients.Delete of a disconnecting client
+// queued between the two blocks both forever (mochi issue #488, unreleased
+// fix #489). A 19,000-modem gateway hung on SIGTERM this way.
+func (s *serveListener) Close(listeners.CloseFn) {
+	s.once.Do(func() { s.end.Store(true) })
 	_ = s.ln.Close()
 }
 
