@@ -59,12 +59,12 @@ type vmTypeJSON struct {
 // vmExtra is what a machine response shows beyond the machine's own row: its
 // service summary and its model's type (nil: none).
 type vmExtra struct {
-	Service *store.MachineService
-	Type    *store.VMType
+	Service  *store.MachineService
+	Type     *store.VMType
+	Location *store.Location // the machine's location, nil when it has none
 }
 
 // vmJSON is a machine in GET /v2/vending_machines (spec "Полный список ТА").
-// location is null in the list (the detail shows it).
 type vmJSON struct {
 	ID              int64         `json:"id"`
 	SerialNumber    *string       `json:"serial_number"`
@@ -144,7 +144,9 @@ func (s *server) toVMJSON(m store.Machine, modem *store.Modem, x vmExtra, local 
 		IsCRTActive: m.IsCRTActive, InventoryNumber: nullStr(m.InventoryNumber), TrackBusVends: m.TrackBusVends,
 		MMID: m.ModelID, TZID: m.TZID, TZ: nullStr(m.TZ), LastEventDates: lastDates(m, loc),
 	}
-	// The location is filled by handleVMGet only (a query per machine).
+	if l := x.Location; l != nil {
+		out.Location = vmLocationJSON{ID: l.ID, Name: l.Name, Address: nullStr(l.Address)}
+	}
 	if x.Type != nil {
 		out.Type = &vmTypeJSON{ID: x.Type.ID, Label: x.Type.Label, Name: x.Type.Name}
 	}

@@ -31,7 +31,8 @@ import (
 // model's type are joined by the list query, and a change of the summary
 // stamps the machine like any listed column. Only the flags' dependence on
 // the clock is computed per request (machineService, arithmetic on the row).
-// The location stays null in the list (the detail shows it).
+// The locations of the company are read once per request (a handful of rows
+// next to thousands of machines).
 
 // vmListCache holds the machine list rows of each company that asked.
 // Companies are not evicted: a row is a few hundred bytes, so even 100,000
@@ -289,6 +290,10 @@ func (s *server) handleVMList(w http.ResponseWriter, r *http.Request, sess *sess
 	}
 	now := s.cfg.Now()
 	cfg := s.serviceConfig()
+	locs, err := s.companyLocations(ctx, sess.User.CompanyID)
+	if err != nil {
+		return err
+	}
 	// A new buffer is sized like the last response rather than grown by
 	// doubling.
 	buf := append(listBufs.get(s.vmList.sizeHint()), '[')
@@ -302,8 +307,11 @@ func (s *server) handleVMList(w http.ResponseWriter, r *http.Request, sess *sess
 			buf = append(buf, ',')
 		}
 		first = false
-		buf = s.appendVM(buf, &row.Machine, row.Modem, vmExtra{Service: row.Service, Type: row.Type},
-			zone.loc(s, row.Machine.TZ, local), now, cfg)
+		x := vmExtra{Service: row.Service, Type: row.Type}
+		if id := row.Machine.LocationID; id != nil {
+			x.Location = locs[*id]
+		}
+		buf = s.appendVM(buf, &row.Machine, row.Modem, x, zone.loc(s, row.Machine.TZ, local), now, cfg)
 	}
 	buf = append(buf, "]\n"...)
 	s.vmList.lastSize.Store(int64(len(buf)))
@@ -350,7 +358,19 @@ func (s *server) appendVM(b []byte, m *store.Machine, modem *store.Modem, x vmEx
 	b = strconv.AppendInt(b, int64(s.cfg.Presence.MachineState(modem, now)), 10)
 	b = append(b, `,"service":`...)
 	b = machineService(cfg, m, x.Service, now).appendJSON(b)
-	b = append(b, `,"location":null,"type":`...)
+	b = append(b, `,"location":`...)
+	if l := x.Location; l != nil {
+		b = append(b, `{"id":`...)
+		b = strconv.AppendInt(b, l.ID, 10)
+		b = append(b, `,"group_id":null,"name":`...)
+		b = appendJSONString(b, l.Name)
+		b = append(b, `,"address":`...)
+		b = appendNullStr(b, l.Address)
+		b = append(b, '}')
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"type":`...)
 	if t := x.Type; t != nil {
 		b = append(b, `{"id":`...)
 		b = strconv.AppendInt(b, t.ID, 10)
@@ -486,4 +506,22 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// companyLocations returns the company's locations by id (nil without a
+// catalogue in the store).
+func (s *server) companyLocations(ctx context.Context, company int64) (map[int64]*store.Location, error) {
+	c, ok := s.cfg.Store.(store.Catalog)
+	if !ok {
+		return nil, nil
+	}
+	ls, err := c.ListLocations(ctx, company)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]*store.Location, len(ls))
+	for i := range ls {
+		out[ls[i].ID] = &ls[i]
+	}
+	return out, nil
 }

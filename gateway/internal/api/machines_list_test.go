@@ -65,6 +65,14 @@ func TestVMListEncoderMatchesEncodingJSON(t *testing.T) {
 	srv := e.h.(*server)
 	ts := time.Date(2024, 5, 10, 9, 30, 15, 123e6, time.UTC)
 	imeis := []string{"860000000000001", "012345678901234", "8600000000000012", "86000000000000A"}
+	// Locations with awkward names, one without an address.
+	cat := e.st
+	var locs []int64
+	for i, name := range oddStrings[:3] {
+		l := store.Location{CompanyID: 1, Name: name + "loc", Address: []string{oddStrings[len(oddStrings)-1], "", "Садовая, 49"}[i]}
+		require.NoError(t, cat.CreateLocation(ctx, &l))
+		locs = append(locs, l.ID)
+	}
 	var vms []store.Machine
 	for i, name := range oddStrings {
 		var modemID int64
@@ -84,6 +92,9 @@ func TestVMListEncoderMatchesEncodingJSON(t *testing.T) {
 			vm.PlanogramID, vm.ModelID, vm.TZID = &n, &n, &n
 		}
 		vm.IsCRTActive, vm.TrackBusVends = i%2 == 0, i%3 == 1
+		if i%4 != 3 {
+			vm.LocationID = &locs[i%len(locs)]
+		}
 		require.NoError(t, e.st.UpdateMachine(ctx, vm, false))
 		if modemID != 0 && i%2 == 0 {
 			e.sale(modemID, ts.Add(time.Duration(i)*time.Hour), fmt.Sprintf("s%d", i))
@@ -123,6 +134,30 @@ func TestVMListEncoderMatchesEncodingJSON(t *testing.T) {
 		require.Equal(t, string(encodingJSON(t, want)), string(r.Raw), "the whole response, local=%v", local)
 	}
 	require.Len(t, ms, len(vms))
+
+	// A machine moved to another location is shown there at the next request
+	// (the cached row is stamped), and a renamed location with its new name.
+	vm := vms[0]
+	vm.LocationID = &locs[2]
+	require.NoError(t, e.st.UpdateMachine(ctx, vm, false))
+	l, err := cat.GetLocation(ctx, locs[2])
+	require.NoError(t, err)
+	l.Name = "Новое место"
+	require.NoError(t, cat.UpdateLocation(ctx, l))
+	r := e.do("GET", "/v2/vending_machines", e.adminTok, nil)
+	require.Equal(t, http.StatusOK, r.Status)
+	var list []struct {
+		ID       int64 `json:"id"`
+		Location *struct {
+			ID   int64  `json:"id"`
+			Name string `json:"name"`
+		} `json:"location"`
+	}
+	require.NoError(t, json.Unmarshal(r.Raw, &list))
+	require.Equal(t, vm.ID, list[0].ID)
+	require.NotNil(t, list[0].Location)
+	require.Equal(t, locs[2], list[0].Location.ID)
+	require.Equal(t, "Новое место", list[0].Location.Name)
 }
 
 // TestVMListCurrent checks that the in-memory list follows every change of

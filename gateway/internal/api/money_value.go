@@ -38,6 +38,15 @@ func moneyOf(sv *store.MachineService) *moneyJSON {
 // have neither.
 func (s *server) machineExtra(ctx context.Context, m store.Machine) (vmExtra, error) {
 	var x vmExtra
+	if c, ok := s.cfg.Store.(store.Catalog); ok && m.LocationID != nil {
+		l, err := c.GetLocation(ctx, *m.LocationID)
+		switch {
+		case err == nil && l.CompanyID == m.CompanyID:
+			x.Location = &l
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return x, err
+		}
+	}
 	ms, ok := s.cfg.Store.(store.MachineServices)
 	if !ok {
 		return x, nil

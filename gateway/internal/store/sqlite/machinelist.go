@@ -19,7 +19,7 @@ const machineListCols = `m.id, m.company_id, m.name, m.serial_number, m.planogra
 	m.modem_id, m.is_crt_active, m.inventory_number, m.track_bus_vends, m.tz, m.tz_id, m.last_sale,
 	m.last_service, m.last_collection, m.last_loading, m.last_report, m.last_acquired_report,
 	d.id, d.company_id, d.imei, d.hb_interval, d.online, d.last_seen, d.last_hb, d.vm_link, d.errors,
-	m.created_at, t.id, t.label, t.name, ` + serviceCols
+	m.created_at, t.id, t.label, t.name, m.location_id, ` + serviceCols
 
 // serviceCols are vm_service's columns in scanService's order (alias s).
 const serviceCols = `s.vm_id, s.audit_id, s.audit_time, s.reads_reset, s.tube_worth, s.cash_in, s.bills, s.coins,
@@ -85,15 +85,17 @@ func (d *DB) MachineListRows(ctx context.Context, companyID, after int64) ([]sto
 			created                         int64
 			typeID                          sql.NullInt64
 			typeLabel, typeName             sql.NullString
+			location                        sql.NullInt64
 			sv                              serviceRow
 		)
 		dst := []any{&m.ID, &m.CompanyID, &m.Name, &m.SerialNumber, &plano, &model, &modemID,
 			&m.IsCRTActive, &m.InventoryNumber, &m.TrackBusVends, &m.TZ, &tzid, &sale, &svc, &coll, &load, &rep, &acq,
-			&did, &dcompany, &imei, &hb, &online, &seen, &lasthb, &vmLink, &errs, &created, &typeID, &typeLabel, &typeName}
+			&did, &dcompany, &imei, &hb, &online, &seen, &lasthb, &vmLink, &errs, &created, &typeID, &typeLabel, &typeName, &location}
 		if err := rows.Scan(append(dst, sv.dest()...)...); err != nil {
 			return nil, dbErr("machine list", err)
 		}
 		m.CreatedAt = tm(created)
+		m.LocationID = ptr(location)
 		if typeID.Valid {
 			row.Type = &store.VMType{ID: typeID.Int64, Label: typeLabel.String, Name: typeName.String}
 		}
