@@ -101,3 +101,40 @@ func (anyModem) Authenticate(_ context.Context, imei, password string) (int64, e
 	_, _ = fmt.Sscan(imei, &id)
 	return id, nil
 }
+
+// Corked writes reach the socket in one write, in call order; uncorked ones
+// pass straight through.
+func TestCorkGathersWrites(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	c := &conn{Conn: a}
+	got := make(chan string, 4)
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, err := b.Read(buf)
+			if err != nil {
+				return
+			}
+			got <- string(buf[:n]) // net.Pipe: one Read per Write
+		}
+	}()
+	c.cork()
+	for _, p := range []string{"\x40\x02\x00\x01", "\x40\x02\x00\x02", "\x40\x02\x00\x03"} {
+		n, err := c.Write([]byte(p))
+		require.NoError(t, err)
+		require.Equal(t, len(p), n)
+	}
+	select {
+	case s := <-got:
+		t.Fatalf("a corked write reached the socket: %q", s)
+	default:
+	}
+	require.NoError(t, c.uncork())
+	require.Equal(t, "\x40\x02\x00\x01\x40\x02\x00\x02\x40\x02\x00\x03", <-got, "one write, in order")
+	_, err := c.Write([]byte("x"))
+	require.NoError(t, err)
+	require.Equal(t, "x", <-got)
+	require.NoError(t, c.uncork(), "uncork with nothing gathered writes nothing")
+}

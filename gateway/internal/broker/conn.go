@@ -180,7 +180,52 @@ type conn struct {
 	flush  bool          // a goroutine is writing PUBACKs
 	failed error         // an uplink was refused: no more PUBACKs, the connection is closing
 
+	// Write path (see Write): every write to the socket holds wmu, so the
+	// bytes of a corked batch and of other writers keep their call order.
+	wmu    sync.Mutex
+	corked bool
+	wbuf   []byte
+
 	closeOnce sync.Once
+}
+
+// Write implements net.Conn. While the connection is corked (flushAcks is
+// writing the PUBACKs of a committed batch) writes are gathered and go out in
+// one system call at uncork: a PUBACK each was a write(2) each, 20% of the
+// gateway's CPU at 20,000 uplinks/s.
+func (c *conn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.corked {
+		c.wbuf = append(c.wbuf, p...)
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+// cork starts gathering writes.
+func (c *conn) cork() {
+	c.wmu.Lock()
+	c.corked = true
+	c.wmu.Unlock()
+}
+
+// uncork writes what was gathered. An error is the connection's end, which
+// its read side sees and handles; a kept buffer is bounded by one batch.
+func (c *conn) uncork() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.corked = false
+	if len(c.wbuf) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.wbuf)
+	if cap(c.wbuf) > 4096 {
+		c.wbuf = nil // a rare large batch: do not keep its buffer per connection
+	} else {
+		c.wbuf = c.wbuf[:0]
+	}
+	return err
 }
 
 // pendingAck is a QoS 1 uplink whose commit is in progress.

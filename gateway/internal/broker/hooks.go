@@ -469,12 +469,16 @@ func (c *conn) flushAcks(cl *mqtt.Client) {
 				cl.Stop(failed) // 3.1.1 has no server DISCONNECT
 			}
 		}
+		if failed == nil && len(ready) > 1 {
+			c.cork() // the batch's PUBACKs in one write
+		}
 		for _, a := range ready {
 			<-c.window
 			if failed == nil {
 				_ = cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: a.id})
 			}
 		}
+		_ = c.uncork()
 	}
 }
 
