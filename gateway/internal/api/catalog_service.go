@@ -69,23 +69,6 @@ const (
 	FlagNoCoinsIn     = "no_coins_in"
 )
 
-// validAudit returns the newest valid audit at or before before and its first
-// parsed report (nil when there is none or it does not parse).
-func validAudit(ctx context.Context, c store.Catalog, vmID int64, before time.Time) (store.Audit, *evadts.Report, error) {
-	a, err := c.LastValidAudit(ctx, vmID, before)
-	if errors.Is(err, store.ErrNotFound) {
-		return a, nil, nil
-	}
-	if err != nil {
-		return a, nil, err
-	}
-	reps, err := evadts.ParseBytes(a.Data)
-	if err != nil || len(reps) == 0 {
-		return a, nil, nil
-	}
-	return a, reps[0], nil
-}
-
 // tubeWorth is the value of the coins in the changer tubes: CA15 01 when
 // present, else the CA17 sum; ok false when the audit has neither.
 func tubeWorth(r *evadts.Report) (int64, bool) {
