@@ -138,3 +138,17 @@ func TestCorkGathersWrites(t *testing.T) {
 	require.Equal(t, "x", <-got)
 	require.NoError(t, c.uncork(), "uncork with nothing gathered writes nothing")
 }
+
+// Nothing stays retained in mochi after Start (its $SYS topics are dropped),
+// and a modem's subscription leaves it so.
+func TestNothingRetained(t *testing.T) {
+	b, _, h := startBroker(t, Config{})
+	require.Zero(t, b.srv.Topics.Retained.Len(), "retained after Start")
+	c, err := pahoClient(t, b, imeiA, imeiA, passA, nil)
+	require.NoError(t, err)
+	h.expect(t, "connected")
+	tok := c.Subscribe("vm/v1/"+imeiA+"/cmd/req/+", 1, nil)
+	require.True(t, tok.WaitTimeout(wait))
+	require.NoError(t, tok.Error())
+	require.Zero(t, b.srv.Topics.Retained.Len())
+}

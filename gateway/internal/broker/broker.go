@@ -178,11 +178,12 @@ type Broker struct {
 	log  *slog.Logger
 	srv  *mqtt.Server
 
-	ctx     context.Context // cancelled by Close; parent of authentication contexts
-	cancel  context.CancelFunc
-	authSem chan struct{}
-	nextID  atomic.Uint64 // ConnID source
-	count   atomic.Int64  // established connections
+	ctx      context.Context // cancelled by Close; parent of authentication contexts
+	cancel   context.CancelFunc
+	authSem  chan struct{}
+	authJobs chan authJob  // unbuffered: taken by an idle auth worker (startAuth)
+	nextID   atomic.Uint64 // ConnID source
+	count    atomic.Int64  // established connections
 
 	mu      sync.Mutex
 	conns   map[*conn]struct{}       // every accepted, not yet closed connection
@@ -212,10 +213,10 @@ func New(cfg Config, auth Authenticator, h Handler) (*Broker, error) {
 		log:     cfg.Logger,
 		ctx:     ctx,
 		cancel:  cancel,
-		authSem: make(chan struct{}, cfg.AuthConcurrency),
-		conns:   make(map[*conn]struct{}),
-		modems:  make(map[string]*conn),
-		gates:   make(map[string]chan struct{}),
+		authSem: make(chan struct{}, cfg.AuthConcurrency), authJobs: make(chan authJob),
+		conns:  make(map[*conn]struct{}),
+		modems: make(map[string]*conn),
+		gates:  make(map[string]chan struct{}),
 	}
 	b.ah, _ = h.(AsyncHandler)
 
@@ -239,8 +240,9 @@ func New(cfg Config, auth Authenticator, h Handler) (*Broker, error) {
 		ClientNetWriteBufferSize: cfg.WriteBufferSize,
 		Logger:                   slog.New(demote{cfg.Logger.Handler()}),
 		// $SYS topics are of no use (no client may subscribe to them) but
-		// mochi builds them, with a runtime.ReadMemStats, every interval.
-		SysTopicResendInterval: 3600,
+		// mochi builds them, with a runtime.ReadMemStats, every interval, and
+		// retains them (see dropRetained). Once at start, then every 10 years.
+		SysTopicResendInterval: 10 * 365 * 24 * 3600,
 		InlineClient:           true, // Broker.Publish goes through mochi's normal delivery path
 	})
 	if err := b.srv.AddHook(&hook{b: b}, nil); err != nil {
@@ -274,8 +276,21 @@ func (b *Broker) Start() error {
 		_ = inner.Close()
 		return fmt.Errorf("broker: serve: %w", err)
 	}
+	b.dropRetained()
 	b.started = true
 	return nil
+}
+
+// dropRetained removes the $SYS messages mochi retained when it started.
+// Nothing else is ever retained here (uplinks and wills are not, see the
+// package doc), and with the retained store empty mochi skips its scan of
+// the topic tree on every SUBSCRIBE: that recursive scan and the stack
+// growth it caused were ~8% of the gateway's CPU in a reconnect storm.
+func (b *Broker) dropRetained() {
+	for topic := range b.srv.Topics.Retained.GetAll() {
+		b.srv.Topics.RetainMessage(packets.Packet{TopicName: topic,
+			FixedHeader: packets.FixedHeader{Type: packets.Publish, Retain: true}}) // empty payload: delete
+	}
 }
 
 // Addr returns the listening address, nil before Start.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -108,13 +109,13 @@ func clip(s string) string {
 // "server unavailable" itself and closes the connection first, so mochi's
 // CONNACK write fails instead of reaching the modem.
 //
-// The Authenticator runs on a goroutine of its own, not on the connection's
-// read goroutine: a store lookup (modernc SQLite is ~15–30 KB of stack deep)
-// would grow that goroutine's stack to 32 or 64 KB, and the runtime gives
-// it back only by halving it at each GC — for every modem of a reconnect
-// storm. The read goroutine just waits, so its stack stays at mochi's own
-// depth (see BenchmarkIdleConnMemory). At most AuthConcurrency of these
-// goroutines exist.
+// The Authenticator runs on an auth worker, not on the connection's read
+// goroutine: a store lookup (modernc SQLite is ~15–30 KB of stack deep) would
+// grow that goroutine's stack to 32 or 64 KB, and the runtime gives it back
+// only by halving it at each GC — for every modem of a reconnect storm. The
+// read goroutine just waits, so its stack stays at mochi's own depth (see
+// BenchmarkIdleConnMemory). At most AuthConcurrency Authenticate calls run
+// at once; the workers are reused and end after authIdle without work.
 func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	c := connOf(cl)
 	if c == nil {
@@ -132,7 +133,7 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 		return false
 	}
 	res := make(chan authResult, 1)
-	go h.b.authenticate(ctx, cl.ID, string(pk.Connect.Password), res)
+	h.b.startAuth(authJob{ctx: ctx, imei: cl.ID, password: string(pk.Connect.Password), res: res})
 	var r authResult
 	select {
 	case r = <-res:
@@ -158,12 +159,47 @@ type authResult struct {
 	err     error
 }
 
-// authenticate runs the Authenticator holding an authSem slot (taken by the
-// caller) and sends the result on res (buffered: the caller may be gone).
-func (b *Broker) authenticate(ctx context.Context, imei, password string, res chan<- authResult) {
-	defer func() { <-b.authSem }()
-	id, err := b.auth.Authenticate(ctx, imei, password)
-	res <- authResult{modemID: id, err: err}
+// authJob is one Authenticate call for an auth worker; res is buffered (the
+// connection may have given up waiting).
+type authJob struct {
+	ctx            context.Context
+	imei, password string
+	res            chan<- authResult
+}
+
+// authIdle is how long an auth worker waits for the next job before it ends.
+const authIdle = 30 * time.Second
+
+// startAuth hands j to an idle auth worker, or starts one. The caller holds
+// an authSem slot, which the worker releases when Authenticate returns, so at
+// most AuthConcurrency run at once. Workers outlive their job: a store
+// look-up needs a deep stack (modernc SQLite: 15-30 KB), and a new goroutine
+// per login grew one from 8 KB by copying every time (runtime.copystack was
+// ~3% of the gateway's CPU in a reconnect storm).
+func (b *Broker) startAuth(j authJob) {
+	select {
+	case b.authJobs <- j:
+	default:
+		go b.authWorker(j)
+	}
+}
+
+func (b *Broker) authWorker(j authJob) {
+	idle := time.NewTimer(authIdle)
+	defer idle.Stop()
+	for {
+		id, err := b.auth.Authenticate(j.ctx, j.imei, j.password)
+		<-b.authSem
+		j.res <- authResult{modemID: id, err: err}
+		idle.Reset(authIdle)
+		select {
+		case j = <-b.authJobs:
+		case <-idle.C:
+			return
+		case <-b.ctx.Done():
+			return
+		}
+	}
 }
 
 func (h *hook) unavailable(cl *mqtt.Client, err error) {
