@@ -43,7 +43,9 @@
 //     itself, in packet order (MQTT 3.1.1 §4.6), once each is stored. The broker never
 //     forwards or retains uplinks (nobody may subscribe to them; the gateway
 //     keeps the modem's state in its store), so mochi's retained store stays
-//     empty; the retain flag is passed to the Handler instead.
+//     empty (its own $SYS topics are dropped at Start: any retained message
+//     makes mochi scan the topic tree on every SUBSCRIBE); the retain flag is
+//     passed to the Handler instead.
 //   - Downlinks: Broker.Publish injects the message through mochi's inline
 //     client so it takes mochi's normal path to the subscribed modem,
 //     including inflight tracking; the modem's PUBACK is reported as
