@@ -372,13 +372,21 @@ func DecodeState(b []byte) (State, error) {
 }
 
 // DecodeHeartbeat decodes and validates a heartbeat payload.
-func DecodeHeartbeat(b []byte) (Heartbeat, error) {
-	if _, err := parseTop(ClassHeartbeat, b, heartbeatFields); err != nil {
+func DecodeHeartbeat(b []byte) (Heartbeat, error) { return decodeHeartbeat(b, true) }
+
+// decodeHeartbeat is DecodeHeartbeat; fast false always uses encoding/json
+// (the reference FuzzFastDecode compares with).
+func decodeHeartbeat(b []byte, fast bool) (Heartbeat, error) {
+	m, err := parseTop(ClassHeartbeat, b, heartbeatFields)
+	if err != nil {
 		return Heartbeat{}, err
 	}
 	var h Heartbeat
-	if err := unmarshal(ClassHeartbeat, "", b, &h); err != nil {
-		return Heartbeat{}, err
+	if !fast || !fastHeartbeat(m, &h) {
+		h = Heartbeat{}
+		if err := unmarshal(ClassHeartbeat, "", b, &h); err != nil {
+			return Heartbeat{}, err
+		}
 	}
 	if err := validateHeartbeat(&h); err != nil {
 		return Heartbeat{}, err
@@ -388,13 +396,20 @@ func DecodeHeartbeat(b []byte) (Heartbeat, error) {
 
 // DecodeEvent decodes and validates an event payload. Payload is compacted;
 // a null payload becomes nil.
-func DecodeEvent(b []byte) (Event, error) {
-	if _, err := parseTop(ClassEvent, b, eventFields); err != nil {
+func DecodeEvent(b []byte) (Event, error) { return decodeEvent(b, true) }
+
+// decodeEvent is DecodeEvent; fast false always uses encoding/json.
+func decodeEvent(b []byte, fast bool) (Event, error) {
+	m, err := parseTop(ClassEvent, b, eventFields)
+	if err != nil {
 		return Event{}, err
 	}
 	var e Event
-	if err := unmarshal(ClassEvent, "", b, &e); err != nil {
-		return Event{}, err
+	if !fast || !fastEvent(m, &e) {
+		e = Event{}
+		if err := unmarshal(ClassEvent, "", b, &e); err != nil {
+			return Event{}, err
+		}
 	}
 	e.Payload = compactRaw(e.Payload)
 	if err := validateEvent(&e); err != nil {
