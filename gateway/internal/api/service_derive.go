@@ -247,30 +247,8 @@ func (s *server) deriveService(ctx context.Context, ms store.MachineServices, vm
 	return sv, nil
 }
 
-// dexTime reads an EVA-DTS date (YYMMDD or YYYYMMDD) and time (HHMM, HHMMSS
-// or none) in loc; ok is false when they do not read as a date and time.
+// dexTime is an EVA-DTS date and time read in loc, in UTC.
 func dexTime(date, clock string, loc *time.Location) (time.Time, bool) {
-	var layout string
-	switch len(date) {
-	case 6:
-		layout = "060102"
-	case 8:
-		layout = "20060102"
-	default:
-		return time.Time{}, false
-	}
-	switch len(clock) {
-	case 0:
-	case 4:
-		layout += "1504"
-	case 6:
-		layout += "150405"
-	default:
-		return time.Time{}, false
-	}
-	t, err := time.ParseInLocation(layout, date+clock, loc)
-	if err != nil {
-		return time.Time{}, false
-	}
-	return t.UTC(), true
+	t, ok := evadts.ParseTime(date, clock, loc)
+	return t.UTC(), ok
 }

@@ -176,31 +176,6 @@ func fillSale(s *store.AuditSale, d evadts.Delta) {
 	}
 }
 
-// eventTime reads an EA1 date (YYMMDD or YYYYMMDD) and time (HHMM or HHMMSS)
-// in loc; ok is false when the date is missing or not a date.
-func eventTime(date, clock string, loc *time.Location) (time.Time, bool) {
-	var layout string
-	switch len(date) {
-	case 6:
-		layout = "060102"
-	case 8:
-		layout = "20060102"
-	default:
-		return time.Time{}, false
-	}
-	switch len(clock) {
-	case 0:
-	case 4:
-		layout += "1504"
-	case 6:
-		layout += "150405"
-	default:
-		return time.Time{}, false
-	}
-	t, err := time.ParseInLocation(layout, date+clock, loc)
-	return t, err == nil
-}
-
 // timedEvents turns the audit's EA1 records into events. Their MsgID is
 // their identity (machine, code, date, time, product and the how-many-th such
 // record of the audit), so the same event read again in a later audit is
@@ -217,7 +192,7 @@ func timedEvents(r *evadts.Report, a store.Audit, loc *time.Location) []store.Ev
 		k := e.Key()
 		n := seen[k]
 		seen[k] = n + 1
-		t, ok := eventTime(e.Date, e.Time, loc)
+		t, ok := evadts.ParseTime(e.Date, e.Time, loc)
 		if !ok {
 			t = a.Time
 		}
