@@ -51,18 +51,26 @@ func wanted(p *params, field string) bool {
 	return true
 }
 
-// handleVMRequest is POST /v2/vending_machines/{id}/request (spec "Запросить
-// данные"): one open request per machine merges report and config.
-func (s *server) handleVMRequest(w http.ResponseWriter, r *http.Request, sess *session) error {
+// machineAction opens a command request about a machine: the machine the
+// caller may act on (404 first), the request's parameters and its optional
+// Idempotency-Key.
+func (s *server) machineAction(w http.ResponseWriter, r *http.Request, sess *session) (store.Machine, *params, string, error) {
 	m, err := s.machineFor(r, sess)
 	if err != nil {
-		return err
+		return m, nil, "", err
 	}
 	p, err := readParams(w, r)
 	if err != nil {
-		return err
+		return m, nil, "", err
 	}
 	key, err := idempotencyKey(r)
+	return m, p, key, err
+}
+
+// handleVMRequest is POST /v2/vending_machines/{id}/request (spec "Запросить
+// данные"): one open request per machine merges report and config.
+func (s *server) handleVMRequest(w http.ResponseWriter, r *http.Request, sess *session) error {
+	m, p, key, err := s.machineAction(w, r, sess)
 	if err != nil {
 		return err
 	}
@@ -138,15 +146,7 @@ const maxDiscount = 100_000_000
 // напитка"). A modem that cannot dispense now gets the spec's 422 body with the
 // modem's last contact in the machine's local time.
 func (s *server) handleVMDispense(w http.ResponseWriter, r *http.Request, sess *session) error {
-	m, err := s.machineFor(r, sess)
-	if err != nil {
-		return err
-	}
-	p, err := readParams(w, r)
-	if err != nil {
-		return err
-	}
-	key, err := idempotencyKey(r)
+	m, p, key, err := s.machineAction(w, r, sess)
 	if err != nil {
 		return err
 	}
@@ -210,15 +210,7 @@ const maxVendistaCredit = 100_000_000
 // handleVMCredit is POST /v2/vending_machines/{id}/vendista-credit (spec
 // "Начислить кредит"): a cashless credit the modem approves by itself.
 func (s *server) handleVMCredit(w http.ResponseWriter, r *http.Request, sess *session) error {
-	m, err := s.machineFor(r, sess)
-	if err != nil {
-		return err
-	}
-	p, err := readParams(w, r)
-	if err != nil {
-		return err
-	}
-	key, err := idempotencyKey(r)
+	m, p, key, err := s.machineAction(w, r, sess)
 	if err != nil {
 		return err
 	}
