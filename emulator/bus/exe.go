@@ -330,16 +330,9 @@ func (b *EXE) Dispense(ctx context.Context, sel int, timeout time.Duration, onVe
 func (b *EXE) remote(ctx context.Context, o *exeOp, visit *machine.Visit, timeout time.Duration, place func() error) (Result, error) {
 	o.done = make(chan struct{})
 	b.mu.Lock()
-	switch {
-	case !b.running:
+	if err := admit(b.running, b.enabled, b.op != nil); err != nil {
 		b.mu.Unlock()
-		return Result{}, ErrNotRunning
-	case !b.enabled:
-		b.mu.Unlock()
-		return Result{}, ErrDisabled
-	case b.op != nil:
-		b.mu.Unlock()
-		return Result{}, ErrBusy
+		return Result{}, err
 	}
 	b.op = o
 	b.st.Ops++
@@ -377,15 +370,7 @@ func (b *EXE) remote(ctx context.Context, o *exeOp, visit *machine.Visit, timeou
 	b.finishLocked(o, ctx.Err())
 	res, err := Result{Vends: append([]Vend(nil), o.vends...)}, o.err
 	b.mu.Unlock()
-	switch {
-	case res.OK() > 0:
-		return res, nil
-	case err != nil:
-		return res, err
-	case len(res.Vends) > 0:
-		return res, ErrVendFailed
-	}
-	return res, ErrNoVend
+	return outcome(res, err)
 }
 
 // end closes operation o: the customer leaves and what is left of the

@@ -394,16 +394,9 @@ func (b *MDB) Dispense(ctx context.Context, sel int, timeout time.Duration, onVe
 func (b *MDB) remote(ctx context.Context, o *op, visit *machine.Visit, timeout time.Duration, place func() error) (Result, error) {
 	o.started, o.done = make(chan struct{}), make(chan struct{})
 	b.mu.Lock()
-	switch {
-	case !b.running:
+	if err := admit(b.running, b.enabled, b.op != nil); err != nil {
 		b.mu.Unlock()
-		return Result{}, ErrNotRunning
-	case !b.enabled:
-		b.mu.Unlock()
-		return Result{}, ErrDisabled
-	case b.op != nil:
-		b.mu.Unlock()
-		return Result{}, ErrBusy
+		return Result{}, err
 	}
 	b.op = o
 	b.st.Ops++
@@ -462,12 +455,31 @@ func (b *MDB) remote(ctx context.Context, o *op, visit *machine.Visit, timeout t
 	b.mu.Lock()
 	res, err := Result{Vends: o.vends}, o.err
 	b.mu.Unlock()
-	if err != nil && res.OK() == 0 {
-		return res, err
+	return outcome(res, err)
+}
+
+// admit says whether a remote operation may start on a bus.
+func admit(running, enabled, busy bool) error {
+	switch {
+	case !running:
+		return ErrNotRunning
+	case !enabled:
+		return ErrDisabled
+	case busy:
+		return ErrBusy
 	}
+	return nil
+}
+
+// outcome is the result of a remote operation that ended with err (nil when
+// it simply ran out): any successful vend makes it a success; otherwise err,
+// or ErrVendFailed when vends were tried, or ErrNoVend.
+func outcome(res Result, err error) (Result, error) {
 	switch {
 	case res.OK() > 0:
 		return res, nil
+	case err != nil:
+		return res, err
 	case len(res.Vends) > 0:
 		return res, ErrVendFailed
 	}
