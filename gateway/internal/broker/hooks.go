@@ -505,7 +505,8 @@ func (c *conn) flushAcks(cl *mqtt.Client) {
 				cl.Stop(failed) // 3.1.1 has no server DISCONNECT
 			}
 		}
-		if failed == nil && len(ready) > 1 {
+		corked := failed == nil && len(ready) > 1
+		if corked {
 			c.cork() // the batch's PUBACKs in one write
 		}
 		for _, a := range ready {
@@ -514,7 +515,9 @@ func (c *conn) flushAcks(cl *mqtt.Client) {
 				_ = cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: a.id})
 			}
 		}
-		_ = c.uncork()
+		if corked {
+			_ = c.uncork()
+		}
 	}
 }
 
