@@ -60,15 +60,7 @@ func (s *server) groupAdmin(sess *session) (store.Access, error) {
 
 // groupFor loads a group of the caller's company; another company's is a 404.
 func (s *server) groupFor(r *http.Request, sess *session, a store.Access) (store.Group, error) {
-	id, err := pathID(r, "id", msgGroupNotFound)
-	if err != nil {
-		return store.Group{}, err
-	}
-	g, err := a.GetGroup(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && g.CompanyID != sess.User.CompanyID) {
-		return store.Group{}, errNotFound(msgGroupNotFound)
-	}
-	return g, err
+	return ownedByPath(r, sess, msgGroupNotFound, a.GetGroup, groupCompany)
 }
 
 // idList reads a list of positive ids: a JSON array of integers (or of strings

@@ -51,15 +51,7 @@ func (s *server) handleRequisiteList(w http.ResponseWriter, r *http.Request, ses
 
 // requisiteFor loads a requisite of the caller's company; another company's is a 404.
 func (s *server) requisiteFor(r *http.Request, sess *session, a store.Access) (store.Requisite, error) {
-	id, err := pathID(r, "id", msgRequisiteNotFound)
-	if err != nil {
-		return store.Requisite{}, err
-	}
-	q, err := a.GetRequisite(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && q.CompanyID != sess.User.CompanyID) {
-		return store.Requisite{}, errNotFound(msgRequisiteNotFound)
-	}
-	return q, err
+	return ownedByPath(r, sess, msgRequisiteNotFound, a.GetRequisite, requisiteCompany)
 }
 
 // Russian taxpayer numbers: ИНН has 10 digits (organisations) or 12

@@ -113,15 +113,7 @@ func (s *server) handlePlanogramList(w http.ResponseWriter, r *http.Request, ses
 
 // planogramFor loads a planogram of the caller's company; anything else is a 404.
 func (s *server) planogramFor(r *http.Request, sess *session, c store.Catalog) (store.Planogram, error) {
-	id, err := pathID(r, "id", msgPlanogramNotFound)
-	if err != nil {
-		return store.Planogram{}, err
-	}
-	p, err := c.GetPlanogram(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && p.CompanyID != sess.User.CompanyID) {
-		return p, errNotFound(msgPlanogramNotFound)
-	}
-	return p, err
+	return ownedByPath(r, sess, msgPlanogramNotFound, c.GetPlanogram, planogramCompany)
 }
 
 // handlePlanogramGet is GET /v2/planograms/{id}.

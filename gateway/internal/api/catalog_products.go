@@ -54,15 +54,7 @@ func (s *server) handleProductList(w http.ResponseWriter, r *http.Request, sess 
 
 // productFor loads a product of the caller's company; anything else is a 404.
 func (s *server) productFor(r *http.Request, sess *session, c store.Catalog) (store.Product, error) {
-	id, err := pathID(r, "id", msgProductNotFound)
-	if err != nil {
-		return store.Product{}, err
-	}
-	p, err := c.GetProduct(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && p.CompanyID != sess.User.CompanyID) {
-		return p, errNotFound(msgProductNotFound)
-	}
-	return p, err
+	return ownedByPath(r, sess, msgProductNotFound, c.GetProduct, productCompany)
 }
 
 // number reads a decimal number field (VAT "12.5"): a JSON number, a string

@@ -307,15 +307,7 @@ func (s *server) handleLocationCreate(w http.ResponseWriter, r *http.Request, se
 
 // locationFor loads a location of the caller's company; anything else is a 404.
 func (s *server) locationFor(r *http.Request, sess *session, c store.Catalog) (store.Location, error) {
-	id, err := pathID(r, "id", msgLocationNotFound)
-	if err != nil {
-		return store.Location{}, err
-	}
-	l, err := c.GetLocation(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && l.CompanyID != sess.User.CompanyID) {
-		return l, errNotFound(msgLocationNotFound)
-	}
-	return l, err
+	return ownedByPath(r, sess, msgLocationNotFound, c.GetLocation, locationCompany)
 }
 
 // handleLocationUpdate is PUT /v2/locations/{id}: a partial update.
