@@ -18,12 +18,27 @@
 // the 'S' of ST through the CRLF before G85, as four hex digits, most
 // significant byte first.
 //
-// Three levels of use:
+// Levels of use:
 //
 //   - Reader streams segments, in the style of encoding/csv.
+//   - Index builds a View: a zero-copy index of the audits in a byte slice
+//     (where each record lies, plus each audit's G85 and SE outcome) in one
+//     pass, several times faster than building Reports. Audit.Validate
+//     checks G85 and SE without building anything; Audit.Find / All /
+//     Records give records whose elements are decoded on demand
+//     (Record.Field, Text, Int); Audit.Machine, Meters, Cash, Products,
+//     Events … build one typed section; View.Reports builds them all.
 //   - Parse / ParseBytes build typed Reports; Report.Validate checks G85 and
 //     SE; Encode writes a Report back with a correct G85 and SE.
 //   - Sales computes what was sold between two audits of one machine.
+//
+// Which to use: to validate audits, to ingest a stream of them (store the
+// bytes, index the verdict and the machine identity), or to read a few
+// fields, use Index and the View. To work with the whole typed audit (JSON,
+// Sales, Encode), use ParseBytes (which runs Index and View.Reports) or
+// Parse for an io.Reader. Both read identically: the View path and the
+// Reader path give the same reports, errors and validation for any input
+// (FuzzIndex checks this).
 //
 // Money: EVA-DTS currency fields ("Nc") carry an implied decimal point, so
 // every money value in this package is the integer from the file, i.e. an

@@ -26,9 +26,18 @@ func Parse(r io.Reader) ([]*Report, error) {
 	return p.run()
 }
 
-// ParseBytes is Parse over a byte slice.
+// ParseBytes is Parse over a byte slice: the same reports and errors,
+// built faster through Index and View.Reports (the reports share one copy
+// of b instead of 64 KiB chunks).
 func ParseBytes(b []byte) ([]*Report, error) {
-	return Parse(bytes.NewReader(b))
+	if uint64(len(b)) >= 1<<32 {
+		return Parse(bytes.NewReader(b)) // beyond the index's 32-bit offsets
+	}
+	v, err := Index(b)
+	if v == nil {
+		return nil, err
+	}
+	return v.Reports()
 }
 
 type parser struct {
@@ -38,6 +47,7 @@ type parser struct {
 	prod    int // index of the open product group in cur.Products, -1 if none
 	loops   []string
 	errs    []error
+	stars   []int // '*' offsets of the record at hand, when fed by a View
 
 	// Block allocators (alloc.go) for what hangs off the reports.
 	strs     strs
@@ -172,16 +182,10 @@ func (p *parser) segment(s *rec) {
 	}
 	st := &r.st
 
-	// G85 span: from ST (or, in headers without ST, the first record after
-	// DXS) through the CRLF before G85, every line end counted as CRLF.
-	if !st.g85Seen && !st.inSpan && st.counted == 0 && id != "DXE" {
-		st.inSpan = true
-	}
-	trailerG85 := false
-	if id == "G85" && st.inSpan {
-		st.inSpan, st.g85Seen, trailerG85 = false, true, true
-	}
-	if st.inSpan {
+	trailerG85, firstSE := st.step(id)
+	// With p.rd == nil the records come from a View (view.go), which has
+	// already computed the check value: the caller copies it in.
+	if st.inSpan && p.rd != nil {
 		if p.rd.crcSeed == st.crc { // computed by the reader (see run)
 			st.crcNoLast = p.rd.crcLine
 		} else {
@@ -190,12 +194,6 @@ func (p *parser) segment(s *rec) {
 		st.crc = crcCRLF(st.crcNoLast)
 		if s.EOL != "\r\n" {
 			st.lfSeen = true
-		}
-	}
-	if !st.seSeen && id != "DXE" {
-		st.counted++
-		if id == "LS" || id == "LE" {
-			st.loopCounted++
 		}
 	}
 
@@ -216,8 +214,7 @@ func (p *parser) segment(s *rec) {
 		r.Trailer.CheckValue = s.field(1)
 		return
 	case id == "SE":
-		if !st.seSeen {
-			st.seSeen = true
+		if firstSE {
 			r.Trailer.SegmentCount, r.Trailer.SetControl = s.field(1), s.field(2)
 			return
 		}
@@ -262,6 +259,32 @@ func (p *parser) segment(s *rec) {
 	default:
 		p.keep(&p.unknown, &r.Unknown, s)
 	}
+}
+
+// step advances the validation state over one record of the audit (any
+// but its DXS). The G85 span runs from ST (or, in headers without ST, the
+// first record after DXS) through the CRLF before G85, every line end
+// counted as CRLF; st.inSpan tells whether this record belongs to it.
+// trailerG85 is set for the G85 that closes the span, firstSE for the SE
+// that closes the transaction set. Parser and View (view.go) share it, so
+// both count and delimit alike.
+func (st *parseState) step(id string) (trailerG85, firstSE bool) {
+	if !st.g85Seen && !st.inSpan && st.counted == 0 && id != "DXE" {
+		st.inSpan = true
+	}
+	if id == "G85" && st.inSpan {
+		st.inSpan, st.g85Seen, trailerG85 = false, true, true
+	}
+	if !st.seSeen && id != "DXE" {
+		st.counted++
+		if id == "LS" || id == "LE" {
+			st.loopCounted++
+		}
+		if id == "SE" {
+			st.seSeen, firstSE = true, true
+		}
+	}
+	return trailerG85, firstSE
 }
 
 func (p *parser) loop() string {

@@ -120,7 +120,14 @@ func (r *Report) Validate() Validation {
 			}
 		}
 	}
-	v := Validation{Truncated: r.Truncated, Computed: fmt.Sprintf("%04X", st.crc), Stated: r.Trailer.CheckValue}
+	return st.validate(r.Truncated, r.Trailer.CheckValue, r.Trailer.SegmentCount)
+}
+
+// validate compares the state gathered while reading an audit with its
+// stated G85 (checkValue) and SE01 (segCount). Report.Validate and
+// Audit.Validate (view.go) share it.
+func (st *parseState) validate(truncated bool, checkValue, segCount string) Validation {
+	v := Validation{Truncated: truncated, Computed: hex4(st.crc), Stated: checkValue}
 	if !st.g85Seen {
 		v.Check = CheckMissing
 		v.Computed = ""
@@ -151,7 +158,7 @@ func (r *Report) Validate() Validation {
 		}
 	}
 	v.ReceivedCount = st.counted
-	n, err := strconv.Atoi(strings.TrimSpace(r.Trailer.SegmentCount))
+	n, err := strconv.Atoi(strings.TrimSpace(segCount))
 	switch {
 	case !st.seSeen || err != nil:
 		v.Count = CountMissing
@@ -167,4 +174,12 @@ func (r *Report) Validate() Validation {
 		v.Deviations = append(v.Deviations, DevMissingDXE)
 	}
 	return v
+}
+
+// hex4 formats a check value as four uppercase hex digits (as
+// fmt.Sprintf("%04X"), which costs more than a View's whole validation).
+func hex4(x uint16) string {
+	const digits = "0123456789ABCDEF"
+	b := [4]byte{digits[x>>12], digits[x>>8&15], digits[x>>4&15], digits[x&15]}
+	return string(b[:])
 }
