@@ -41,7 +41,7 @@ type Config struct {
 	Addr       string       // broker host:port
 	LocalAddr  *net.TCPAddr // source address to bind, e.g. 127.0.0.7:0; nil: any
 	Connect    ConnectOptions
-	Timeout    time.Duration // dial + CONNACK, and every write [DefaultTimeout]
+	Timeout    time.Duration // dial + CONNACK; a write gets timeout/2..timeout [DefaultTimeout]
 	MaxPacket  int           // largest remaining length read [DefaultMaxPacket]
 	ReadBuffer int           // bufio size [DefaultReadBuffer]
 }
@@ -59,15 +59,29 @@ type Message struct {
 
 // Conn is one MQTT connection. Its write methods may be called from any goroutine;
 // ReadPacket must be called from one goroutine only.
+//
+// Writes are coalesced: between two ReadPacket calls (while the reading goroutine
+// handles a packet, e.g. publishes the next uplink for a PUBACK) and after Cork,
+// encoded packets queue in one buffer, and ReadPacket sends them in a single
+// write just before it would wait for the peer (or when more than maxPending
+// bytes queue). While the reader is waiting, a write from another goroutine goes
+// out at once. So a burst of acks answered with a burst of publishes costs one
+// read and one write system call instead of one each per packet; the reader's
+// loop must therefore come back to ReadPacket (or call Flush) after handling a
+// packet, as a reader loop does anyway.
 type Conn struct {
 	nc      net.Conn
 	r       *bufio.Reader
 	timeout time.Duration
 	max     int
 	rbuf    []byte
+	ack     Message // returned by ReadPacket, valid until the next call
 
 	wmu       sync.Mutex
-	wbuf      []byte
+	wbuf      []byte    // encoded packets not yet written
+	held      bool      // queue writes: the reader will flush before it waits
+	werr      error     // sticky: the first failed write ends the connection
+	wdeadline time.Time // write deadline currently set on nc
 	closed    bool
 	lastWrite atomic.Int64 // unix nanoseconds
 
@@ -75,6 +89,9 @@ type Conn struct {
 	nextID   uint16
 	inflight map[uint16]Message
 }
+
+// maxPending bounds the bytes queued while writes are held.
+const maxPending = 16 << 10
 
 // Dial connects, sends CONNECT and waits for the CONNACK. A refused connection
 // returns a *ConnackError.
@@ -154,17 +171,62 @@ func (c *Conn) write(enc func([]byte) []byte) error {
 	if c.closed {
 		return ErrClosed
 	}
-	c.wbuf = enc(c.wbuf[:0])
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.timeout))
+	if c.werr != nil {
+		return c.werr
+	}
+	c.wbuf = enc(c.wbuf)
+	if c.held && len(c.wbuf) < maxPending {
+		return nil
+	}
+	return c.flushLocked()
+}
+
+// flushLocked writes the queued packets in one system call (under wmu).
+func (c *Conn) flushLocked() error {
+	if c.werr != nil {
+		return c.werr
+	}
+	if len(c.wbuf) == 0 || c.closed {
+		return nil
+	}
+	now := time.Now()
+	// Moving a deadline costs a runtime timer update: renew it only when less
+	// than half the timeout is left, so a write still gets at least timeout/2.
+	if now.Add(c.timeout / 2).After(c.wdeadline) {
+		c.wdeadline = now.Add(c.timeout)
+		_ = c.nc.SetWriteDeadline(c.wdeadline)
+	}
 	_, err := c.nc.Write(c.wbuf)
+	c.wbuf = c.wbuf[:0]
 	if cap(c.wbuf) > 4096 {
 		c.wbuf = nil // do not keep a large audit's buffer per connection
 	}
 	if err != nil {
+		c.werr = err
 		return err
 	}
-	c.lastWrite.Store(time.Now().UnixNano())
+	c.lastWrite.Store(now.UnixNano())
 	return nil
+}
+
+// Cork queues the following writes until the next ReadPacket or Flush, so that
+// a sequence of packets (subscribe, state, hello, resends) goes out in one write.
+func (c *Conn) Cork() {
+	c.wmu.Lock()
+	c.held = true
+	c.wmu.Unlock()
+}
+
+// Flush writes the queued packets now and stops queueing until the reader next
+// handles a packet (ReadPacket does this itself before it waits for the peer).
+func (c *Conn) Flush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.held = false
+	if c.closed {
+		return ErrClosed
+	}
+	return c.flushLocked()
 }
 
 // id reserves a free packet id for m.
@@ -237,18 +299,33 @@ func (c *Conn) PingIfIdle(idle time.Duration) (bool, error) {
 }
 
 // ReadPacket reads the next packet. A PUBACK or SUBACK releases its packet id and
-// returns the tracked message (nil for an unknown id); an incoming QoS 1 PUBLISH
-// is acknowledged before it is returned. The Payload aliases an internal buffer
-// valid until the next call.
+// returns the tracked message (nil for an unknown id; the Message is valid until
+// the next call); an incoming QoS 1 PUBLISH is acknowledged (the PUBACK is
+// queued with the caller's replies, see Conn) before it is returned. The Payload
+// aliases an internal buffer valid until the next call.
 func (c *Conn) ReadPacket() (Packet, *Message, error) {
+	if !c.packetBuffered() {
+		// About to wait for the peer: send what was queued meanwhile.
+		c.wmu.Lock()
+		c.held = false
+		err := c.flushLocked()
+		c.wmu.Unlock()
+		if err != nil {
+			return Packet{}, nil, err
+		}
+	}
 	p, err := c.read()
 	if err != nil {
 		return p, nil, err
 	}
+	c.wmu.Lock()
+	c.held = true // the caller handles p now; its replies are queued
+	c.wmu.Unlock()
 	switch p.Type {
 	case PUBACK, SUBACK:
 		if m, ok := c.release(p.PacketID); ok {
-			return p, &m, nil
+			c.ack = m
+			return p, &c.ack, nil
 		}
 	case PUBLISH:
 		if p.QoS == 1 {
@@ -260,7 +337,49 @@ func (c *Conn) ReadPacket() (Packet, *Message, error) {
 	return p, nil, nil
 }
 
+// packetBuffered reports whether a whole packet is already in the read buffer,
+// so that the next read will not wait for the peer.
+func (c *Conn) packetBuffered() bool {
+	n := c.r.Buffered()
+	if n < 2 {
+		return false
+	}
+	b, _ := c.r.Peek(n)
+	_, remLen, hs, err := header(b)
+	return err == nil && hs+remLen <= n
+}
+
 func (c *Conn) read() (Packet, error) {
+	if c.r.Buffered() == 0 {
+		// One system call fills the buffer with whatever the peer sent (often
+		// several small acks); the packets are then decoded in place.
+		if _, err := c.r.Peek(1); err != nil {
+			return Packet{}, err
+		}
+	}
+	if n := c.r.Buffered(); n >= 2 {
+		b, _ := c.r.Peek(n)
+		first, remLen, hs, err := header(b)
+		if err == ErrMalformed {
+			return Packet{}, &DecodeError{Type: first >> 4, Offset: 5, Err: ErrMalformed}
+		}
+		if err == nil && remLen > c.max {
+			return Packet{}, &DecodeError{Type: first >> 4, Offset: 1, Err: ErrTooLarge}
+		}
+		if err == nil && hs+remLen <= n {
+			// The payload aliases the bufio buffer, which stays put until the
+			// next read.
+			p, _, err := Decode(b[:hs+remLen], c.max)
+			_, _ = c.r.Discard(hs + remLen)
+			return p, err
+		}
+	}
+	return c.readSlow()
+}
+
+// readSlow reads a packet that is not wholly buffered (larger than the buffer,
+// or still arriving) into rbuf.
+func (c *Conn) readSlow() (Packet, error) {
 	c.rbuf = c.rbuf[:0]
 	first, err := c.r.ReadByte()
 	if err != nil {
@@ -327,8 +446,12 @@ func (c *Conn) Unacked() []Message {
 	return out
 }
 
-// Disconnect sends DISCONNECT (no Will is published, §3.14.4) and closes.
+// Disconnect sends DISCONNECT (no Will is published, §3.14.4), after whatever
+// was queued, and closes.
 func (c *Conn) Disconnect() error {
+	c.wmu.Lock()
+	c.held = false
+	c.wmu.Unlock()
 	err := c.write(AppendDisconnect)
 	if cerr := c.Close(); err == nil {
 		err = cerr

@@ -2,6 +2,7 @@ package rawmqtt
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -112,12 +113,14 @@ func TestConnSession(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, m)
 
-	// The incoming QoS 1 publish is acknowledged before ReadPacket returns it.
+	// The incoming QoS 1 publish is acknowledged by ReadPacket; the PUBACK is
+	// queued with the caller's replies and goes out at Flush (or the next read).
 	acked := make(chan Packet, 1)
-	go func() { acked <- b.read() }()
 	p, _, err = c.ReadPacket()
 	require.NoError(t, err)
 	assert.Equal(t, "req", string(p.Payload))
+	go func() { acked <- b.read() }()
+	require.NoError(t, c.Flush())
 	assert.Equal(t, Packet{Type: PUBACK, PacketID: 77}, <-acked)
 
 	un := c.Unacked()
@@ -197,4 +200,113 @@ func TestDialTCP(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, PINGRESP, p.Type)
 	require.NoError(t, c.Disconnect())
+}
+
+// TestConnCoalescesWrites checks that the packets written while the reader
+// handles a packet go out in one write, sent before ReadPacket waits again,
+// and that a write while the reader waits is not held back.
+func TestConnCoalescesWrites(t *testing.T) {
+	c, b := pipe(t)
+	first := make(chan Packet, 1)
+	go func() { first <- b.read() }()
+	id, err := c.Publish("vm/v1/350000000000001/evt", []byte("a"), 1, false, 1)
+	require.NoError(t, err)
+	assert.Equal(t, PUBLISH, (<-first).Type, "not held before the first read")
+
+	// A PUBACK and a command request arrive together; the reader answers both.
+	go b.send(append(AppendPuback(nil, id), AppendPublish(nil, "vm/v1/350000000000001/cmd/req/c1", []byte("r"), 1, false, false, 9)...))
+	p, m, err := c.ReadPacket()
+	require.NoError(t, err)
+	require.Equal(t, PUBACK, p.Type)
+	require.NotNil(t, m)
+	assert.Equal(t, int64(1), m.Tag)
+	_, err = c.Publish("vm/v1/350000000000001/evt", []byte("b"), 1, false, 2)
+	require.NoError(t, err)
+	p, _, err = c.ReadPacket() // buffered: nothing is written yet
+	require.NoError(t, err)
+	require.Equal(t, PUBLISH, p.Type)
+	id3, err := c.Publish("vm/v1/350000000000001/cmd/res/c1", []byte("ok"), 1, false, 3)
+	require.NoError(t, err)
+
+	// The next ReadPacket would wait: it first writes all three packets at once.
+	raw := make(chan []byte, 1)
+	go func() {
+		buf := make([]byte, 4096)
+		n, err := b.nc.Read(buf)
+		assert.NoError(t, err)
+		raw <- buf[:n]
+		b.send(AppendPuback(nil, id3))
+	}()
+	p, m, err = c.ReadPacket()
+	require.NoError(t, err)
+	require.NotNil(t, m)
+	assert.Equal(t, int64(3), m.Tag)
+	var types []byte
+	for got := <-raw; len(got) > 0; {
+		q, n, err := Decode(got, 0)
+		require.NoError(t, err)
+		types = append(types, q.Type)
+		got = got[n:]
+	}
+	assert.Equal(t, []byte{PUBLISH, PUBACK, PUBLISH}, types, "one write")
+
+	// After Flush (as while the reader waits) a publish goes out at once.
+	_, err = c.Publish("vm/v1/350000000000001/evt", []byte("c"), 0, false, 0) // held: the reader has a packet
+	require.NoError(t, err)
+	go func() { first <- b.read() }()
+	require.NoError(t, c.Flush())
+	assert.Equal(t, PUBLISH, (<-first).Type)
+	go func() { first <- b.read() }()
+	_, err = c.Publish("vm/v1/350000000000001/evt", []byte("d"), 0, false, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []byte("d"), (<-first).Payload)
+}
+
+// streamConn is a net.Conn that reads a fixed stream and discards writes.
+type streamConn struct {
+	io.Reader
+	net.Conn // nil: only the methods below are used
+}
+
+func (s streamConn) Read(b []byte) (int, error)     { return s.Reader.Read(b) }
+func (streamConn) Write(b []byte) (int, error)      { return len(b), nil }
+func (streamConn) Close() error                     { return nil }
+func (streamConn) SetReadDeadline(time.Time) error  { return nil }
+func (streamConn) SetWriteDeadline(time.Time) error { return nil }
+func (streamConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (streamConn) SetDeadline(t time.Time) error    { return nil }
+func (streamConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+
+// FuzzConnRead: a Conn reading a byte stream (decoded in place from the read
+// buffer, or copied when a packet does not fit it) returns the same packets
+// as Decode applied to the stream, and never panics.
+func FuzzConnRead(f *testing.F) {
+	var seed []byte
+	seed = AppendPuback(seed, 7)
+	seed = AppendPublish(seed, "vm/v1/350000000000001/cmd/req/c1", []byte(`{"id":"c1"}`), 1, false, false, 9)
+	seed = AppendSuback(seed, 3, 1)
+	f.Add(seed, uint8(16))
+	f.Add(AppendPublish(nil, "t", make([]byte, 300), 0, false, false, 0), uint8(0))
+	f.Add([]byte{0x30, 0xff, 0xff, 0xff, 0xff, 0x7f}, uint8(64))
+	f.Fuzz(func(t *testing.T, stream []byte, size uint8) {
+		c := NewConn(streamConn{Reader: bytes.NewReader(stream)}, Config{ReadBuffer: int(size), MaxPacket: 1 << 12})
+		rest := stream
+		for {
+			p, _, err := c.ReadPacket()
+			want, n, werr := Decode(rest, 1<<12)
+			if err != nil {
+				if werr == nil {
+					t.Fatalf("conn: %v; decode: %+v", err, want)
+				}
+				return
+			}
+			if werr != nil {
+				t.Fatalf("conn: %+v; decode: %v", p, werr)
+			}
+			if p.Type != want.Type || p.PacketID != want.PacketID || p.Topic != want.Topic || !bytes.Equal(p.Payload, want.Payload) {
+				t.Fatalf("conn %+v, decode %+v", p, want)
+			}
+			rest = rest[n:]
+		}
+	})
 }

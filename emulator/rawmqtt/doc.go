@@ -9,6 +9,10 @@
 // under a mutex from any goroutine, and is read by exactly one goroutine (the
 // owner's), which is the only goroutine a connection needs. QoS 1 publishes are
 // tracked until their PUBACK; incoming QoS 1 publishes are acknowledged by
-// ReadPacket. There is no QoS 2, no MQTT 5 and no automatic reconnect: the caller
-// (emulator/fleet) owns timers and reconnects, so the package starts no goroutines.
+// ReadPacket. Writes are coalesced: what the reader (or anyone) writes while the
+// reader handles a packet is sent in one write just before ReadPacket next waits
+// for the peer, so a batch of PUBACKs answered by a batch of PUBLISHes costs one
+// system call each way (see Conn). There is no QoS 2, no MQTT 5 and no automatic
+// reconnect: the caller (emulator/fleet) owns timers and reconnects, so the
+// package starts no goroutines.
 package rawmqtt
