@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,8 @@ import (
 // restLoad is one rest-load run.
 type restLoad struct {
 	api, token string
+	auth       string      // "Bearer " + token
+	lean       *leanClient // plain http: the lean client (see httplean.go); nil: net/http
 	hc         *http.Client
 	poll       time.Duration
 	pollMax    time.Duration
@@ -64,15 +67,21 @@ func runRESTLoad(ctx context.Context, args []string, e env) int {
 	}
 	l := &restLoad{api: strings.TrimRight(*api, "/"), poll: *poll, pollMax: *pollMax, longPoll: *longPoll, timeout: *timeout,
 		errs: map[string]uint64{}, states: map[string]uint64{},
-		hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxConnsPerHost: *maxConns,
-			MaxIdleConns: *maxConns, MaxIdleConnsPerHost: *maxConns, IdleConnTimeout: time.Minute}}}
-	tok, err := l.login(ctx, *user, *password)
+		// No Client.Timeout: it costs a timer and a context per request; each
+		// command has one deadline for its POST and GETs instead (see one).
+		// The gateway does not compress, so do not ask (no gzip reader per body).
+		hc: &http.Client{Transport: &http.Transport{MaxConnsPerHost: *maxConns,
+			MaxIdleConns: *maxConns, MaxIdleConnsPerHost: *maxConns, IdleConnTimeout: time.Minute, DisableCompression: true}}}
+	l.lean = newLeanClient(l.api, *maxConns)
+	setupCtx, cancelSetup := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelSetup()
+	tok, err := l.login(setupCtx, *user, *password)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "vendemu rest-load:", err)
 		return 1
 	}
-	l.token = tok
-	ids, err := l.modemIDs(ctx)
+	l.token, l.auth = tok, "Bearer "+tok
+	ids, err := l.modemIDs(setupCtx)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "vendemu rest-load:", err)
 		return 1
@@ -84,10 +93,14 @@ func runRESTLoad(ctx context.Context, args []string, e env) int {
 		fmt.Fprintln(e.stderr, "vendemu rest-load: the gateway has no modems")
 		return 1
 	}
+	paths := make([]string, len(ids)) // built once, not per command
+	for i, id := range ids {
+		paths[i] = "/v2/modems/" + strconv.FormatInt(id, 10) + "/set"
+	}
 	sem := make(chan struct{}, *conc)
 	var wg sync.WaitGroup
 	start := time.Now()
-	submitted := 0
+	var submitted atomic.Int64 // read by the progress goroutine
 	var skipped int
 	launch := func(i int, wait bool) {
 		if wait {
@@ -102,12 +115,12 @@ func runRESTLoad(ctx context.Context, args []string, e env) int {
 				return
 			}
 		}
-		submitted++
-		id := ids[i%len(ids)]
+		submitted.Add(1)
+		url := paths[i%len(ids)]
 		mode := (i / len(ids)) % 2 // alternate cashless_mode per modem
 		wg.Go(func() {
 			defer func() { <-sem }()
-			l.one(ctx, id, mode)
+			l.one(ctx, url, mode)
 		})
 	}
 	stopProgress := make(chan struct{})
@@ -120,7 +133,7 @@ func runRESTLoad(ctx context.Context, args []string, e env) int {
 				return
 			case <-t.C:
 				fmt.Fprintf(e.stderr, "t=%s submitted=%d done=%d outstanding=%d\n",
-					time.Since(start).Truncate(time.Second), submitted, l.done.Load(), len(sem))
+					time.Since(start).Truncate(time.Second), submitted.Load(), l.done.Load(), len(sem))
 			}
 		}
 	}()
@@ -151,12 +164,13 @@ func runRESTLoad(ctx context.Context, args []string, e env) int {
 	total := time.Since(start)
 
 	p := fleet.PercentilesOf(l.rtts)
-	fmt.Fprintf(e.stdout, "commands submitted=%d in %s (%.0f/s) skipped_overload=%d all finished after %s\n", submitted,
-		submitEnd.Round(time.Millisecond), float64(submitted)/submitEnd.Seconds(), skipped, total.Round(time.Millisecond))
+	n := int(submitted.Load())
+	fmt.Fprintf(e.stdout, "commands submitted=%d in %s (%.0f/s) skipped_overload=%d all finished after %s\n", n,
+		submitEnd.Round(time.Millisecond), float64(n)/submitEnd.Seconds(), skipped, total.Round(time.Millisecond))
 	fmt.Fprintf(e.stdout, "succeeded round trip (POST to succeeded visible) %s\n", p)
 	fmt.Fprintf(e.stdout, "final states %s\n", formatCounts(l.states))
 	fmt.Fprintf(e.stdout, "errors %s\n", formatCounts(l.errs))
-	if p.Count != submitted || skipped > 0 {
+	if p.Count != n || skipped > 0 {
 		return 1
 	}
 	return 0
@@ -179,40 +193,122 @@ func formatCounts(m map[string]uint64) string {
 }
 
 func (l *restLoad) do(ctx context.Context, method, path string, body any, out any) (int, error) {
-	var rd io.Reader
+	var raw []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return 0, err
 		}
-		rd = bytes.NewReader(b)
+		raw = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, l.api+path, rd)
+	return l.doRaw(ctx, method, path, raw, out)
+}
+
+// Request bodies of POST /v2/modems/{id}/set, encoded once.
+var cashlessModeBody = [2][]byte{[]byte(`{"cashless_mode":0}`), []byte(`{"cashless_mode":1}`)}
+
+// doRaw sends body (nil: none) to path (below --api) and decodes a 2xx JSON
+// answer into out.
+func (l *restLoad) doRaw(ctx context.Context, method, path string, body []byte, out any) (int, error) {
+	bp := bodyPool.Get().(*bytes.Buffer)
+	defer bodyPool.Put(bp)
+	bp.Reset()
+	var code int
+	var err error
+	if l.lean != nil {
+		code, err = l.lean.do(ctx, method, path, l.auth, body, bp)
+	} else {
+		code, err = l.doStd(ctx, method, l.api+path, body, bp)
+	}
+	if err != nil {
+		return code, err
+	}
+	if out != nil && code/100 == 2 {
+		if fastDecode(bp.Bytes(), out) {
+			return code, nil
+		}
+		if err := json.Unmarshal(bp.Bytes(), out); err != nil {
+			return code, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+	}
+	return code, nil
+}
+
+// setAnswer and commandAnswer are what rest-load reads of the gateway's
+// answers to POST /v2/modems/{id}/set and GET /v2/commands/{id}.
+type (
+	setAnswer struct {
+		Res      bool     `json:"res"`
+		Commands []string `json:"commands"`
+	}
+	commandAnswer struct {
+		State string `json:"state"`
+	}
+)
+
+// fastDecode fills a *setAnswer or *commandAnswer with the scanners of
+// jsonscan.go; false: use encoding/json.
+func fastDecode(b []byte, out any) bool {
+	switch v := out.(type) {
+	case *commandAnswer:
+		raw, ok := topField(b, "state")
+		if !ok {
+			return false
+		}
+		v.State, ok = plainStringValue(raw)
+		return ok
+	case *setAnswer:
+		raw, ok := topField(b, "commands")
+		if !ok {
+			return false
+		}
+		cmds, ok := plainStringArray(raw)
+		if !ok {
+			return false
+		}
+		res, _ := topField(b, "res")
+		switch string(res) {
+		case "", "null", "false":
+			v.Commands, v.Res = cmds, false
+		case "true":
+			v.Commands, v.Res = cmds, true
+		default:
+			return false
+		}
+		return true
+	}
+	return false
+}
+
+// doStd is doRaw's transport through net/http (for https:// gateways).
+func (l *restLoad) doStd(ctx context.Context, method, url string, body []byte, bp *bytes.Buffer) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return 0, err
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header["Content-Type"] = jsonContentType
 	}
-	if l.token != "" {
-		req.Header.Set("Authorization", "Bearer "+l.token)
+	if l.auth != "" {
+		req.Header["Authorization"] = []string{l.auth}
 	}
 	resp, err := l.hc.Do(req)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, err
-	}
-	if out != nil && resp.StatusCode/100 == 2 {
-		if err := json.Unmarshal(b, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: %w", method, path, err)
-		}
-	}
-	return resp.StatusCode, nil
+	_, err = bp.ReadFrom(resp.Body)
+	return resp.StatusCode, err
 }
+
+var (
+	jsonContentType = []string{"application/json"}
+	bodyPool        = sync.Pool{New: func() any { return new(bytes.Buffer) }} // response bodies: read, decoded, dropped
+)
 
 func (l *restLoad) login(ctx context.Context, user, password string) (string, error) {
 	var tok struct {
@@ -246,15 +342,17 @@ func (l *restLoad) modemIDs(ctx context.Context) ([]int64, error) {
 	return ids, nil
 }
 
-// one submits a command and polls until it is terminal.
-func (l *restLoad) one(ctx context.Context, modemID int64, mode int) {
+// one submits a command to setURL (POST /v2/modems/{id}/set) and polls until it
+// is terminal.
+func (l *restLoad) one(ctx context.Context, setURL string, mode int) {
 	defer l.done.Add(1)
 	t0 := time.Now()
-	var res struct {
-		Res      bool     `json:"res"`
-		Commands []string `json:"commands"`
-	}
-	code, err := l.do(ctx, "POST", fmt.Sprintf("/v2/modems/%d/set", modemID), map[string]int{"cashless_mode": mode}, &res)
+	// One deadline for all of the command's requests (instead of a client
+	// timeout per request): --timeout, plus room for the last long poll.
+	ctx, cancel := context.WithDeadline(ctx, t0.Add(l.timeout+requestGrace))
+	defer cancel()
+	var res setAnswer
+	code, err := l.doRaw(ctx, "POST", setURL, cashlessModeBody[mode], &res)
 	switch {
 	case err != nil:
 		l.note(httpErrKind("post", err))
@@ -265,17 +363,15 @@ func (l *restLoad) one(ctx context.Context, modemID int64, mode int) {
 	}
 	id := res.Commands[0]
 	deadline := t0.Add(l.timeout)
+	url := "/v2/commands/" + id
+	if l.longPoll {
+		// Short waits: with more commands outstanding than --max-conns,
+		// the other requests queue for a connection meanwhile.
+		url += "?wait=2"
+	}
 	for {
-		var c struct {
-			State string `json:"state"`
-		}
-		path := "/v2/commands/" + id
-		if l.longPoll {
-			// Short waits: with more commands outstanding than --max-conns,
-			// the other requests queue for a connection meanwhile.
-			path += "?wait=2"
-		}
-		code, err := l.do(ctx, "GET", path, nil, &c)
+		var c commandAnswer
+		code, err := l.doRaw(ctx, "GET", url, nil, &c)
 		if err != nil {
 			l.note(httpErrKind("get", err))
 		} else if code != http.StatusOK {
@@ -312,10 +408,16 @@ func (l *restLoad) one(ctx context.Context, modemID int64, mode int) {
 	}
 }
 
+// requestGrace lets the long poll in flight when --timeout passes finish (the
+// gateway answers ?wait=2 within 2 s), as a per-request client timeout did.
+const requestGrace = 5 * time.Second
+
 func httpErrKind(stage string, err error) string {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return stage + "_canceled"
+	case errors.Is(err, context.DeadlineExceeded): // the command's deadline (see one)
+		return stage + "_timeout"
 	case strings.Contains(err.Error(), "connection refused"):
 		return stage + "_refused"
 	case strings.Contains(err.Error(), "Timeout"), strings.Contains(err.Error(), "timeout"):
