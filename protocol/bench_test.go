@@ -30,6 +30,33 @@ func BenchmarkDecodeHeartbeat(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeEvent decodes the load run's flood event (no payload) and
+// one with a small payload; "json" is the encoding/json path the typed fast
+// path replaces.
+func BenchmarkDecodeEvent(b *testing.B) {
+	for _, tt := range []struct{ name, payload string }{
+		{"flood", `{"v":1,"id":"f-1732560000-123456","ts":1732560060000,"code":"LOADTEST","time":1732560060000}`},
+		{"payload", `{"v":1,"id":"e-000019","ts":1732560060000,"code":"EA1A","time":1732560060000,"payload":{"n":19}}`},
+	} {
+		for _, fast := range []bool{true, false} {
+			name := tt.name + "/fast"
+			if !fast {
+				name = tt.name + "/json"
+			}
+			b.Run(name, func(b *testing.B) {
+				payload := []byte(tt.payload)
+				b.SetBytes(int64(len(payload)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := decodeEvent(payload, fast); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
 func BenchmarkDecodeAudit(b *testing.B) {
 	text := auditText30K()
 	for _, enc := range []string{"", "base64"} {

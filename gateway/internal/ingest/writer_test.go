@@ -126,6 +126,7 @@ func BenchmarkWriter(b *testing.B) {
 	var n atomic.Int64
 	b.SetParallelism(32)
 	start := time.Now()
+	cpu := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := w.Submit(context.Background(), event(mid, int(n.Add(1)))); err != nil {
@@ -134,6 +135,7 @@ func BenchmarkWriter(b *testing.B) {
 			}
 		}
 	})
+	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-us/uplink")
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "uplinks/s")
 }
 

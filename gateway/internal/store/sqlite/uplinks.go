@@ -41,7 +41,7 @@ const (
 )
 
 // uplinkQueries are prepared at Open.
-var uplinkQueries = []string{qModems, qTouch, qHello, qPresence, qHeartbeat, qEvent, qVend, qAudit,
+var uplinkQueries = []string{qModems, qTouch, qTouchAll, qHello, qPresence, qHeartbeat, qEvent, qVend, qAudit,
 	qLastSale, qAuditTime, qResultGet, qResultSet}
 
 // modemState is what one batch learned about a modem.
@@ -186,14 +186,8 @@ func (d *DB) ApplyUplinks(ctx context.Context, ups []store.Uplink) error {
 				return dbErr(fmt.Sprintf("apply uplinks: uplink %d (kind %d, modem %d)", i, ups[i].Kind, ups[i].ModemID), err)
 			}
 		}
-		for _, id := range b.order {
-			st := b.modems[id]
-			if st.lastSeen <= st.written {
-				continue
-			}
-			if _, err := b.exec(qTouch, st.lastSeen, id); err != nil {
-				return dbErr("apply uplinks: last seen", err)
-			}
+		if err := b.touch(); err != nil {
+			return dbErr("apply uplinks: last seen", err)
 		}
 		return nil
 	})
