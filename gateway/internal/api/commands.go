@@ -99,6 +99,22 @@ type CommandWatcher interface {
 	Stopping() <-chan struct{}
 }
 
+// FinalCommands is implemented by a Commander that remembers the commands it
+// saw end. A final command never changes, so its answer is what the store
+// would return: GET /v2/commands/{id} then skips the read.
+type FinalCommands interface {
+	Final(id string) (store.Command, bool)
+}
+
+// LiveCommands is implemented by a Commander that knows some commands it has
+// in flight. A long poll of one starts waiting without reading the store: the
+// command is not final (or its end is about to wake the waiter), and the
+// store is read when the wait ends, so the answer is never the remembered
+// state.
+type LiveCommands interface {
+	Live(id string) (store.Command, bool)
+}
+
 // MaxCommandWait is the longest ?wait of GET /v2/commands/{id}, in seconds
 // (below the HTTP server's write timeout).
 const MaxCommandWait = 30
@@ -129,7 +145,24 @@ func (s *server) handleCommandGet(w http.ResponseWriter, r *http.Request, sess *
 		changed, cancel = watcher.Watch(id)
 	}
 	defer func() { cancel() }()
-	c, err := s.cfg.Store.GetCommand(r.Context(), id)
+	finals, _ := s.cfg.Commands.(FinalCommands)
+	get := func() (store.Command, error) {
+		if finals != nil {
+			if c, ok := finals.Final(id); ok {
+				return c, nil
+			}
+		}
+		return s.cfg.Store.GetCommand(r.Context(), id)
+	}
+	// A command the Commander has in flight needs no first read before a
+	// wait: it is not final, and the loop below reads it when the wait ends.
+	var c store.Command
+	live, _ := s.cfg.Commands.(LiveCommands)
+	if lc, ok := liveCommand(live, id, changed != nil); ok {
+		c = lc
+	} else {
+		c, err = get()
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound(msgCommandNotFound)
 	}
@@ -165,13 +198,27 @@ func (s *server) handleCommandGet(w http.ResponseWriter, r *http.Request, sess *
 				changed, cancel = watcher.Watch(id)
 			case <-tick:
 			}
-			if c, err = s.cfg.Store.GetCommand(r.Context(), id); err != nil {
+			if c, err = get(); err != nil {
 				return err
 			}
 		}
 	}
 	writeJSON(w, http.StatusOK, toCommandJSON(c))
 	return nil
+}
+
+// liveCommand is the Commander's in-flight copy of the command when a wait
+// (waiting) will follow; it is never final, so the wait runs and ends with a
+// read.
+func liveCommand(live LiveCommands, id string, waiting bool) (store.Command, bool) {
+	if live == nil || !waiting {
+		return store.Command{}, false
+	}
+	c, ok := live.Live(id)
+	if !ok || c.State.Terminal() {
+		return store.Command{}, false
+	}
+	return c, true
 }
 
 // commandWait reads ?wait (whole seconds, 0..MaxCommandWait).

@@ -325,7 +325,7 @@ func (s *server) handleModemSet(w http.ResponseWriter, r *http.Request, sess *se
 	if err != nil {
 		return err
 	}
-	m, err := s.modemFor(r, sess, id)
+	m, vmID, err := s.setTarget(r, sess, id)
 	if err != nil {
 		return err
 	}
@@ -339,12 +339,6 @@ func (s *server) handleModemSet(w http.ResponseWriter, r *http.Request, sess *se
 	}
 	cmds, err := parseSet(p)
 	if err != nil {
-		return err
-	}
-	var vmID int64
-	if vm, err := s.cfg.Store.GetMachineByModem(r.Context(), m.ID); err == nil {
-		vmID = vm.ID
-	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	ids := make([]string, 0, len(cmds))

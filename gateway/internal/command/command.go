@@ -7,6 +7,12 @@
 // out when the modem comes back. The in-memory part tracks which modems are
 // connected, when each in-flight command was last sent, and which modems may
 // have unfinished commands (so a reconnecting modem with none costs no query).
+//
+// The common case is cheap (direct.go, final.go): a command for a connected
+// modem with nothing unfinished is stored already sent and published within
+// Submit (one write, shared with concurrent submits by the store's group
+// commit, and no read); its end settles the modem without a read; and the
+// final row read once at the end answers the long polls waiting on it.
 package command
 
 import (
@@ -83,6 +89,21 @@ type Service struct {
 	// the store), every modem counts as pending.
 	pending map[int64]uint64
 	loaded  bool
+	// solo holds, per modem, a command that Submit sent straight away because
+	// the modem was connected and had nothing unfinished (direct.go); while it
+	// is there, a dispatch needs no store read to know the modem is busy, and
+	// its end settles the modem without one.
+	solo map[int64]*soloCmd
+	// conn numbers each modem's connection (ModemReady); verified holds the
+	// connection during which a dispatch read found the modem with nothing
+	// unfinished. Submit sends directly only on a verified connection: a
+	// modem that just came (back) may carry a command another gateway
+	// worker sharing the store left in flight, which only a read reveals.
+	conn     map[int64]uint64
+	verified map[int64]uint64
+	connSeq  uint64
+	// final remembers the last commands this process saw end (final.go).
+	final finalCache
 
 	queues []*queue
 	wg     sync.WaitGroup
@@ -165,6 +186,7 @@ func New(st store.Store, pub Publisher, obs Observer, cfg Config) *Service {
 	}
 	s := &Service{st: st, pub: pub, obs: obs, cfg: cfg, log: cfg.Logger,
 		online: make(map[int64]string), flights: make(map[string]*flight), pending: make(map[int64]uint64),
+		solo: make(map[int64]*soloCmd), conn: make(map[int64]uint64), verified: make(map[int64]uint64), final: newFinalCache(finalCacheSize),
 		watches: make(map[string]*watch), stopping: make(chan struct{})}
 	for range cfg.Workers {
 		s.queues = append(s.queues, newQueue())
@@ -194,6 +216,9 @@ func (s *Service) Submit(ctx context.Context, r Request) (store.Command, bool, e
 	}
 	c := store.Command{ID: id, ModemID: r.ModemID, VMID: r.VMID, UserID: r.UserID, Name: string(r.Name),
 		Args: req.Args, State: store.CmdQueued, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if stored, created, done, err := s.submitDirect(ctx, c); done {
+		return stored, created, err
+	}
 	stored, created, err := s.st.CreateCommand(ctx, c)
 	if err != nil {
 		return store.Command{}, false, err
@@ -213,6 +238,9 @@ func (s *Service) Submit(ctx context.Context, r Request) (store.Command, bool, e
 func (s *Service) ModemReady(modemID int64, imei string) {
 	s.mu.Lock()
 	s.online[modemID] = imei
+	s.connSeq++
+	s.conn[modemID] = s.connSeq
+	delete(s.verified, modemID)
 	// Forget send times of this modem: what is in flight is resent on dispatch.
 	for id, f := range s.flights {
 		if f.modemID == modemID {
@@ -227,6 +255,8 @@ func (s *Service) ModemReady(modemID int64, imei string) {
 func (s *Service) ModemGone(modemID int64) {
 	s.mu.Lock()
 	delete(s.online, modemID)
+	delete(s.conn, modemID)
+	delete(s.verified, modemID)
 	s.mu.Unlock()
 }
 
@@ -244,9 +274,6 @@ func (s *Service) ResultStored(modemID int64, res store.CommandResult) {
 	}
 	n := len(s.flights)
 	s.mu.Unlock()
-	if st.Terminal() {
-		s.ended(res.CommandID)
-	}
 	if s.obs != nil {
 		s.obs.InFlight(n)
 	}
@@ -255,14 +282,27 @@ func (s *Service) ResultStored(modemID int64, res store.CommandResult) {
 		return
 	}
 	s.observe(res.Status)
+	// Settle the modem first: a caller that sends the next command as soon
+	// as it sees this one end (woken below, or reading the store, where the
+	// result is already committed) finds the modem idle.
+	settled := s.soloEnded(modemID, res.CommandID)
 	ctx := context.Background()
-	if c, err := s.st.GetCommand(ctx, res.CommandID); err == nil {
+	// Read the final row once: it feeds the metrics, the follow-ups and the
+	// cache that answers the waiters woken just after.
+	c, err := s.st.GetCommand(ctx, res.CommandID)
+	if err == nil {
+		s.remember(c)
+	}
+	s.ended(res.CommandID)
+	if err == nil {
 		if s.obs != nil && !c.DoneAt.IsZero() {
 			s.obs.CommandRoundTrip(c.DoneAt.Sub(c.CreatedAt))
 		}
 		s.finished(ctx, c)
 	}
-	s.Kick(modemID)
+	if !settled {
+		s.Kick(modemID)
+	}
 }
 
 // finished runs follow-ups of a command that ended.
@@ -353,10 +393,14 @@ func (s *Service) load(ctx context.Context) {
 
 // settled removes the modem from the pending set when no command arrived since
 // gen was read: its dispatch found nothing queued and nothing in flight.
-func (s *Service) settled(modemID int64, gen uint64) {
+func (s *Service) settled(modemID int64, gen, conn uint64) {
 	s.mu.Lock()
-	if g, ok := s.pending[modemID]; ok && g == gen && s.loaded {
+	_, solo := s.solo[modemID]
+	if g, ok := s.pending[modemID]; ok && g == gen && s.loaded && !solo {
 		delete(s.pending, modemID)
+	}
+	if _, ok := s.pending[modemID]; !ok && !solo && conn != 0 && s.conn[modemID] == conn {
+		s.verified[modemID] = conn // the read was made during this connection
 	}
 	s.mu.Unlock()
 }
@@ -365,6 +409,15 @@ func (s *Service) dispatch(ctx context.Context, modemID int64) {
 	s.mu.Lock()
 	imei, ok := s.online[modemID]
 	gen := s.pending[modemID]
+	conn := s.conn[modemID]
+	if so := s.solo[modemID]; so != nil && ok {
+		// Sent by Submit: still being stored (Submit sends it), or in flight.
+		// Only when its send time was forgotten (a reconnect) does the store
+		// say what to resend.
+		if _, tracked := s.flights[so.id]; !so.ready || tracked {
+			ok = false
+		}
+	}
 	s.mu.Unlock()
 	if !ok {
 		return
@@ -376,7 +429,7 @@ func (s *Service) dispatch(ctx context.Context, modemID int64) {
 		return
 	}
 	if !ok {
-		s.settled(modemID, gen)
+		s.settled(modemID, gen, conn)
 		return
 	}
 	if c.State != store.CmdQueued {
@@ -400,11 +453,7 @@ func (s *Service) send(ctx context.Context, imei string, c store.Command, now ti
 		s.finish(ctx, c, store.CmdTimedOut, fmt.Sprintf("no answer after %d sends", c.Attempts))
 		return
 	}
-	req := protocol.CommandRequest{
-		Header: protocol.Header{V: protocol.Version, ID: c.ID, TS: protocol.Millis(now)},
-		Name:   protocol.CommandName(c.Name), Args: c.Args, Exp: protocol.Millis(c.ExpiresAt),
-	}
-	payload, err := protocol.Encode(req)
+	payload, err := encodeCommand(c, now)
 	if err != nil {
 		s.finish(ctx, c, store.CmdFailed, "cannot encode: "+err.Error())
 		return
@@ -442,12 +491,19 @@ func (s *Service) finish(ctx context.Context, c store.Command, state store.Comma
 	s.mu.Lock()
 	delete(s.flights, c.ID)
 	s.mu.Unlock()
+	c2, err := s.st.GetCommand(ctx, c.ID)
+	if err == nil {
+		s.remember(c2)
+	}
+	settled := s.soloEnded(c.ModemID, c.ID)
 	s.ended(c.ID)
 	s.observe(string(state))
-	if c2, err := s.st.GetCommand(ctx, c.ID); err == nil {
+	if err == nil {
 		s.finished(ctx, c2)
 	}
-	s.Kick(c.ModemID)
+	if !settled {
+		s.Kick(c.ModemID)
+	}
 }
 
 // sweep expires commands past their expiry and handles silent modems.
@@ -461,10 +517,14 @@ func (s *Service) sweep(ctx context.Context) {
 		s.mu.Lock()
 		delete(s.flights, c.ID)
 		s.mu.Unlock()
+		s.remember(c)
+		settled := s.soloEnded(c.ModemID, c.ID)
 		s.ended(c.ID)
 		s.observe(string(store.CmdExpired))
 		s.finished(ctx, c)
-		s.Kick(c.ModemID)
+		if !settled {
+			s.Kick(c.ModemID)
+		}
 	}
 	type due struct {
 		id      string
@@ -485,6 +545,9 @@ func (s *Service) sweep(ctx context.Context) {
 			s.mu.Lock()
 			delete(s.flights, d.id)
 			s.mu.Unlock()
+			if err == nil && !s.soloEnded(c.ModemID, c.ID) {
+				s.Kick(c.ModemID)
+			}
 			continue
 		}
 		if d.acked {

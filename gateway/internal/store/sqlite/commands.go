@@ -18,7 +18,7 @@ const commandCols = `id, modem_id, vm_id, user_id, name, args, state, status, co
 // The command writes of every round trip, prepared at Open (commandQueries).
 const (
 	qCmdInsert = `INSERT INTO commands (id, modem_id, vm_id, user_id, name, args, state,
-		created_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING`
+		created_at, expires_at, sent_at, attempts) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING`
 	qCmdGet      = `SELECT ` + commandCols + ` FROM commands WHERE id = ?`
 	qCmdMarkSent = `UPDATE commands SET state = 'sent', sent_at = ?, attempts = attempts + 1
 		WHERE id = ? AND state IN ('queued', 'sent')`
@@ -53,42 +53,61 @@ func scanCommand(s scanner) (store.Command, error) {
 // CreateCommand inserts c as queued (CreatedAt now when unset; the progress
 // fields are reset). When a command with c.ID exists it returns that one and
 // created false. A modem that does not exist gives store.ErrNotFound.
+// Concurrent creates share a transaction (commands_group.go); each returns
+// after its command committed.
 func (d *DB) CreateCommand(ctx context.Context, c store.Command) (store.Command, bool, error) {
-	if c.ID == "" {
-		return store.Command{}, false, errors.New("sqlite: create command: empty id")
-	}
 	c.State = store.CmdQueued
+	c.Attempts, c.SentAt = 0, time.Time{}
+	return d.createCommand(ctx, c, "create command")
+}
+
+// createCommand inserts c in the state, attempts and sent time it carries.
+func (d *DB) createCommand(ctx context.Context, c store.Command, op string) (store.Command, bool, error) {
+	if c.ID == "" {
+		return store.Command{}, false, fmt.Errorf("sqlite: %s: empty id", op)
+	}
 	c.CreatedAt = nowOr(c.CreatedAt)
-	c.Status, c.Code, c.Message, c.Result, c.Attempts = "", 0, "", nil, 0
-	c.SentAt, c.AckedAt, c.DoneAt = time.Time{}, time.Time{}, time.Time{}
+	c.Status, c.Code, c.Message, c.Result = "", 0, "", nil
+	c.AckedAt, c.DoneAt = time.Time{}, time.Time{}
 	var (
 		stored  store.Command
 		created bool
 	)
-	err := d.write(ctx, func(tx *sql.Tx) error {
+	err := d.groupWrite(ctx, func(tx *sql.Tx) error {
 		ins, err := d.txStmt(ctx, tx, qCmdInsert)
 		if err != nil {
-			return dbErr("create command", err)
+			return dbErr(op, err)
 		}
 		res, err := ins.ExecContext(ctx, c.ID, c.ModemID, c.VMID, c.UserID, c.Name, rawJSON(c.Args), string(c.State),
-			ms(c.CreatedAt), ms(c.ExpiresAt))
+			ms(c.CreatedAt), ms(c.ExpiresAt), ms(c.SentAt), c.Attempts)
 		if err != nil {
-			return dbErr("create command", err)
+			return dbErr(op, err)
 		}
 		if inserted(res) {
-			created = true
+			// The row is c: answer without reading it back.
+			created, stored = true, storedForm(c)
+			return nil
 		}
 		get, err := d.txStmt(ctx, tx, qCmdGet)
 		if err != nil {
-			return dbErr("create command", err)
+			return dbErr(op, err)
 		}
 		stored, err = scanCommand(get.QueryRowContext(ctx, c.ID))
-		return dbErr("create command", err)
+		return dbErr(op, err)
 	})
 	if err != nil {
 		return store.Command{}, false, err
 	}
 	return stored, created, nil
+}
+
+// storedForm is c as GetCommand would return it once inserted: times in UTC
+// milliseconds, empty JSON as nil.
+func storedForm(c store.Command) store.Command {
+	c.CreatedAt, c.SentAt, c.AckedAt, c.DoneAt, c.ExpiresAt = tm(ms(c.CreatedAt)), tm(ms(c.SentAt)), tm(ms(c.AckedAt)),
+		tm(ms(c.DoneAt)), tm(ms(c.ExpiresAt))
+	c.Args, c.Result = toRaw(c.Args), toRaw(c.Result)
+	return c
 }
 
 // GetCommand returns the command with that id.
@@ -153,7 +172,7 @@ func moveErr(ctx context.Context, tx *sql.Tx, op, id string) error {
 // MarkSent moves a queued or sent command to sent, sets SentAt and increments
 // Attempts; store.ErrInvalidMove from any other state.
 func (d *DB) MarkSent(ctx context.Context, id string, at time.Time) error {
-	return d.write(ctx, func(tx *sql.Tx) error {
+	return d.groupWrite(ctx, func(tx *sql.Tx) error {
 		st, err := d.txStmt(ctx, tx, qCmdMarkSent)
 		if err != nil {
 			return dbErr("mark sent", err)

@@ -1,0 +1,119 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"vendgate/gateway/internal/store"
+)
+
+// Concurrent command writes share transactions; each caller still gets its
+// own outcome, a failing one does not undo the others, and every write
+// answered without error is in the file for another handle (a process that
+// died right after answering: the first handle is never closed first).
+func TestGroupWriteOutcomesAndDurability(t *testing.T) {
+	dir := fastTempDir(t)
+	db := openIn(t, dir)
+	modem := benchModems(t, db, 1)[0]
+	args := json.RawMessage(`{"delay":5}`)
+	const n = 64
+	type outcome struct {
+		c       store.Command
+		created bool
+		err     error
+	}
+	out := make([]outcome, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			c := store.Command{ID: fmt.Sprintf("g%02d", i), ModemID: modem, Name: "reboot", Args: args,
+				CreatedAt: t0.Add(time.Duration(i) * time.Millisecond), ExpiresAt: t0.Add(time.Hour)}
+			switch i % 4 {
+			case 1: // a modem that does not exist: this one fails alone
+				c.ModemID = 999_999
+				out[i].c, out[i].created, out[i].err = db.CreateCommand(ctx, c)
+			case 2: // sent at once
+				out[i].c, out[i].created, out[i].err = db.CreateSentCommand(ctx, c, t0.Add(time.Second))
+			case 3: // a repeat of the previous id
+				c.ID = fmt.Sprintf("g%02d", i-1)
+				out[i].c, out[i].created, out[i].err = db.CreateCommand(ctx, c)
+			default:
+				out[i].c, out[i].created, out[i].err = db.CreateCommand(ctx, c)
+			}
+		})
+	}
+	wg.Wait()
+
+	other, err := Open(ctx, filepath.Join(dir, "vendgate.db"))
+	require.NoError(t, err)
+	defer other.Close()
+	for i, o := range out {
+		id := fmt.Sprintf("g%02d", i)
+		switch i % 4 {
+		case 1:
+			assert.True(t, errors.Is(o.err, store.ErrNotFound), "%s: %v", id, o.err)
+			_, err := other.GetCommand(ctx, id)
+			assert.True(t, errors.Is(err, store.ErrNotFound), "%s stored", id)
+		case 3:
+			require.NoError(t, o.err, id)
+			assert.Equal(t, fmt.Sprintf("g%02d", i-1), o.c.ID)
+		default:
+			require.NoError(t, o.err, id)
+			got, err := other.GetCommand(ctx, id)
+			require.NoError(t, err, "%s answered but not durable", id)
+			if o.created {
+				assert.Equal(t, got, o.c, "%s: the answer is the stored row", id)
+			}
+			if i%4 == 2 && o.created { // else its repeat (queued) came first
+				assert.Equal(t, store.CmdSent, got.State)
+				assert.Equal(t, 1, got.Attempts)
+				assert.Equal(t, t0.Add(time.Second), got.SentAt)
+			} else {
+				assert.Equal(t, store.CmdQueued, got.State)
+				assert.Zero(t, got.Attempts)
+			}
+		}
+	}
+	// Exactly one of each pair (i, i+1 repeating it) created the row.
+	for i := 2; i < n; i += 4 {
+		assert.NotEqual(t, out[i].created, out[i+1].created, "g%02d created once", i)
+	}
+}
+
+// A cancelled caller fails alone.
+func TestGroupWriteCancelled(t *testing.T) {
+	db := openDisk(t)
+	modem := benchModems(t, db, 1)[0]
+	cctx, cancel := contextWithCancel()
+	cancel()
+	_, _, err := db.CreateCommand(cctx, store.Command{ID: "x", ModemID: modem, Name: "reboot"})
+	require.Error(t, err)
+	_, err = db.GetCommand(ctx, "x")
+	assert.True(t, errors.Is(err, store.ErrNotFound))
+	_, created, err := db.CreateCommand(ctx, store.Command{ID: "y", ModemID: modem, Name: "reboot"})
+	require.NoError(t, err)
+	assert.True(t, created)
+}
+
+// MarkSent (group write) keeps its guards.
+func TestGroupMarkSent(t *testing.T) {
+	db := openDisk(t)
+	modem := benchModems(t, db, 1)[0]
+	_, _, err := db.CreateCommand(ctx, store.Command{ID: "m", ModemID: modem, Name: "reboot", CreatedAt: t0})
+	require.NoError(t, err)
+	require.NoError(t, db.MarkSent(ctx, "m", t0))
+	require.NoError(t, db.Finish(ctx, "m", store.CmdTimedOut, "x", t0))
+	assert.True(t, errors.Is(db.MarkSent(ctx, "m", t0), store.ErrInvalidMove))
+	assert.True(t, errors.Is(db.MarkSent(ctx, "nope", t0), store.ErrNotFound))
+}
+
+func contextWithCancel() (context.Context, context.CancelFunc) { return context.WithCancel(ctx) }
