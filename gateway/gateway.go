@@ -42,7 +42,8 @@ type Gateway struct {
 	br     *broker.Broker
 	http   *http.Server
 	httpLn net.Listener
-	fiscal *fiscal.Worker // nil: receipts off (Config.FiscalEmulated)
+	fiscal *fiscal.Worker   // nil: receipts off (Config.FiscalEmulated)
+	creds  *auth.ModemTable // modem credentials in memory; nil: the engine cannot list them
 
 	// AdminPassword is the generated password of the first admin, when this
 	// start created it; empty otherwise.
@@ -101,10 +102,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every modem's credential in memory (loaded by Run): the reconnect
+	// storm after a restart then reads no row per login.
+	if lister, ok := store.Store(db).(store.ModemCredentials); ok {
+		g.creds, err = auth.NewModemTable(credSource{db: db, list: lister}, auth.ModemTableConfig{Verified: verified})
+		if err != nil {
+			return nil, err
+		}
+	}
 	g.br, err = broker.New(broker.Config{
 		Listen: cfg.MQTTListen, ConnectTimeout: time.Duration(cfg.ConnectTimeout), MaxKeepalive: uint16(cfg.MaxKeepalive),
 		MaxClients: cfg.MaxClients, WritesPending: cfg.WritesPending, Logger: log.With("part", "broker"),
-	}, modemAuth{db: db, count: g.m, verified: verified}, h)
+	}, modemAuth{db: db, count: g.m, verified: verified, table: g.creds}, h)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +165,17 @@ func (g *Gateway) Run(ctx context.Context, started func()) error {
 	if g.fiscal != nil {
 		wg.Go(func() { _ = g.fiscal.Run(fctx) })
 	}
+	if g.creds != nil {
+		// Loaded beside the listener, not before it: the load of 19,000
+		// modems takes ~50 ms, and a modem refused meanwhile doubles its
+		// reconnect backoff; logins before the load ends read the store.
+		wg.Go(func() {
+			if err := g.creds.Load(cctx); err != nil && cctx.Err() == nil {
+				g.log.Warn("modem credentials not loaded; logins read the store", "err", err)
+			}
+			g.creds.Run(cctx)
+		})
+	}
 	if err := g.br.Start(); err != nil {
 		cancelCmds()
 		g.w.Close()
@@ -187,9 +207,17 @@ func (g *Gateway) Run(ctx context.Context, started func()) error {
 	defer cancel()
 	_ = g.http.Shutdown(sctx)
 	stopRegs() // the poller writes its last states as it stops
-	_ = g.br.Close()
+	gone := g.br.Shutdown()
+	for _, c := range gone {
+		g.cmds.ModemGone(c.ModemID)
+	}
 	cancelCmds()
 	g.w.Close()
+	// The writer has written everything queued, the modems' online
+	// presences included: now one statement marks every connection the
+	// shutdown ended offline (a modem that has reconnected to another
+	// process since keeps its newer epoch, see store.BulkPresence).
+	g.markOffline(gone)
 	cancelFiscal()
 	wg.Wait()
 	g.Close()
@@ -197,6 +225,37 @@ func (g *Gateway) Run(ctx context.Context, started func()) error {
 		err = nil
 	}
 	return err
+}
+
+// markOffline writes the end of the connections a shutdown ended, in one
+// statement when the engine can (store.BulkPresence), else one presence each.
+func (g *Gateway) markOffline(gone []broker.Conn) {
+	if len(gone) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var err error
+	if bp, ok := g.db.(store.BulkPresence); ok {
+		eps := make([]store.ConnEpoch, len(gone))
+		for i, c := range gone {
+			eps[i] = store.ConnEpoch{ModemID: c.ModemID, Epoch: c.Epoch()}
+		}
+		_, err = bp.MarkOffline(ctx, eps)
+	} else {
+		ups := make([]store.Uplink, len(gone))
+		for i, c := range gone {
+			ups[i] = store.Uplink{Kind: store.UpPresence, ModemID: c.ModemID, Received: time.Now(),
+				Presence: &store.Presence{Online: false, Epoch: c.Epoch(), Reason: "gateway shutting down"}}
+		}
+		err = g.db.ApplyUplinks(ctx, ups)
+	}
+	if err != nil {
+		g.log.Warn("offline presences not written", "modems", len(gone), "err", err)
+	}
+	for range gone {
+		g.m.Connection("disconnected")
+	}
 }
 
 // Close releases the store; Run calls it.
@@ -256,11 +315,19 @@ func (c commander) Watch(id string) (<-chan struct{}, func()) { return c.s.Watch
 // Stopping is closed when the HTTP server begins its graceful shutdown.
 func (c commander) Stopping() <-chan struct{} { return c.s.Stopping() }
 
-// modemAuth checks modem credentials against the store.
+// Final lets GET /v2/commands/{id} answer an ended command without a read.
+func (c commander) Final(id string) (store.Command, bool) { return c.s.Final(id) }
+
+// Live lets a long poll of a command in flight start without a read.
+func (c commander) Live(id string) (store.Command, bool) { return c.s.Live(id) }
+
+// modemAuth checks modem credentials against the credential table, or the
+// store when the engine cannot list credentials.
 type modemAuth struct {
 	db       store.Modems
 	count    *metrics.Metrics
 	verified *auth.VerifiedCache // a reconnecting modem's unchanged password skips the hash
+	table    *auth.ModemTable    // nil: a store read per login
 }
 
 // ErrBadCredentials is returned for an unknown modem or a wrong password: the
@@ -272,6 +339,21 @@ var ErrBadCredentials = broker.ErrBadCredentials
 // is an error of its own, which the broker answers with "server unavailable"
 // (the modem retries) rather than telling a good modem its password is wrong.
 func (a modemAuth) Authenticate(ctx context.Context, imei, password string) (int64, error) {
+	if a.table != nil {
+		id, err := a.table.Authenticate(ctx, imei, password)
+		switch {
+		case err == nil:
+			return id, nil
+		case errors.Is(err, auth.ErrUnknownModem):
+			a.count.Connection("refused")
+			return 0, fmt.Errorf("%w: unknown modem", ErrBadCredentials)
+		case errors.Is(err, auth.ErrMismatch) || errors.Is(err, auth.ErrFormat):
+			a.count.Connection("refused")
+			return 0, fmt.Errorf("%w: %v", ErrBadCredentials, err)
+		default:
+			return 0, fmt.Errorf("gateway: modem lookup: %w", err)
+		}
+	}
 	m, err := a.db.GetModemByIMEI(ctx, imei)
 	if errors.Is(err, store.ErrNotFound) {
 		a.count.Connection("refused")
@@ -285,6 +367,35 @@ func (a modemAuth) Authenticate(ctx context.Context, imei, password string) (int
 		return 0, fmt.Errorf("%w: %v", ErrBadCredentials, err)
 	}
 	return m.ID, nil
+}
+
+// credSource gives the credential table the store's modems.
+type credSource struct {
+	db   store.Modems
+	list store.ModemCredentials
+}
+
+func (s credSource) AllModemCredentials(ctx context.Context) (map[string]auth.ModemCredential, error) {
+	all, err := s.list.ListModemCredentials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]auth.ModemCredential, len(all))
+	for _, c := range all {
+		m[c.IMEI] = auth.ModemCredential{ID: c.ID, Hash: c.PasswordHash}
+	}
+	return m, nil
+}
+
+func (s credSource) ModemCredential(ctx context.Context, imei string) (auth.ModemCredential, error) {
+	m, err := s.db.GetModemByIMEI(ctx, imei)
+	if errors.Is(err, store.ErrNotFound) {
+		return auth.ModemCredential{}, fmt.Errorf("%w: %w", auth.ErrUnknownModem, err)
+	}
+	if err != nil {
+		return auth.ModemCredential{}, err
+	}
+	return auth.ModemCredential{ID: m.ID, Hash: m.PasswordHash}, nil
 }
 
 // checkAudit parses and validates an EVA-DTS audit; it returns why it is

@@ -25,6 +25,9 @@ func (g *Gateway) Provision(ctx context.Context, imei, password, machineName str
 		if err := g.db.SetModemPassword(ctx, imei, hash); err != nil {
 			return err
 		}
+		if g.creds != nil {
+			g.creds.Forget(imei) // the old password stops working now, not at the next reload
+		}
 		got, err := g.db.GetModemByIMEI(ctx, imei)
 		if err != nil {
 			return err

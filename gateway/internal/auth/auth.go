@@ -10,6 +10,10 @@
 //     bounded by the secret's entropy, not by the hash cost.
 //
 // Tokens are random 32-byte values; their SHA-256 is stored and looked up.
+//
+// ModemTable keeps every modem's credential in memory for the logins of a
+// reconnect storm, with the store as the authority on a miss or mismatch;
+// a revocation made by another process is seen within its Refresh interval.
 package auth
 
 import (
@@ -30,6 +34,11 @@ const (
 	UserIterations  = 100_000
 	ModemIterations = 16
 )
+
+// MaxIterations is the largest iteration count Check accepts: ten times
+// UserIterations. A larger count in a stored hash is refused as ErrFormat
+// rather than spending seconds of CPU per check (10,000,000 took ~3 s).
+const MaxIterations = 10 * UserIterations
 
 // MinModemPassword is the shortest modem password provisioning accepts.
 const MinModemPassword = 12
@@ -61,7 +70,7 @@ func Check(secret, encoded string) error {
 		return ErrFormat
 	}
 	iter, err := strconv.Atoi(parts[1])
-	if err != nil || iter < 1 || iter > 10_000_000 {
+	if err != nil || iter < 1 || iter > MaxIterations {
 		return ErrFormat
 	}
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[2])

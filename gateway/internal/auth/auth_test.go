@@ -25,7 +25,7 @@ func TestHashCheck(t *testing.T) {
 }
 
 func TestCheckBadFormat(t *testing.T) {
-	for _, enc := range []string{"", "plain", "pbkdf2-sha256$x$AA$AA", "pbkdf2-sha256$0$AA$AA", "md5$1$AA$AA", "pbkdf2-sha256$10$!!$AA"} {
+	for _, enc := range []string{"", "plain", "pbkdf2-sha256$x$AA$AA", "pbkdf2-sha256$0$AA$AA", "md5$1$AA$AA", "pbkdf2-sha256$10$!!$AA", "pbkdf2-sha256$1000001$AA$AA"} {
 		if err := Check("x", enc); !errors.Is(err, ErrFormat) {
 			t.Errorf("%q: got %v, want ErrFormat", enc, err)
 		}

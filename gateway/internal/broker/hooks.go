@@ -344,6 +344,12 @@ func (h *hook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 	if cause == nil {
 		cause = err
 	}
+	if !takenOver && h.b.bulk.Load() { // Shutdown reports it
+		h.b.mu.Lock()
+		h.b.gone = append(h.b.gone, c.info)
+		h.b.mu.Unlock()
+		return
+	}
 	h.b.h.Disconnected(c.info, takenOver, cause)
 }
 

@@ -82,6 +82,39 @@ type Modems interface {
 	UpdateModemPhone(ctx context.Context, id int64, phone string) error
 }
 
+// ModemCredential is what a modem login needs from the store.
+type ModemCredential struct {
+	ID           int64
+	IMEI         string
+	PasswordHash string
+}
+
+// ModemCredentials lists every modem's credential at once, so a gateway can
+// preload them instead of reading one row per login of a reconnect storm. An
+// engine implements it optionally (the gateway asserts it).
+type ModemCredentials interface {
+	// ListModemCredentials returns every modem's id, IMEI and password hash.
+	ListModemCredentials(ctx context.Context) ([]ModemCredential, error)
+}
+
+// ConnEpoch names one connection of a modem by its presence epoch.
+type ConnEpoch struct {
+	ModemID int64
+	Epoch   uint64
+}
+
+// BulkPresence writes the end of many connections in one statement: a
+// gateway shutting down with thousands of modems connected. An engine
+// implements it optionally (the gateway asserts it).
+type BulkPresence interface {
+	// MarkOffline applies an offline presence for each connection, with the
+	// rule of Presence: a modem whose stored epoch is newer than the
+	// connection's (it has reconnected since, e.g. to another gateway or to
+	// the next process) is left alone. It returns how many modems it set
+	// offline.
+	MarkOffline(ctx context.Context, gone []ConnEpoch) (int, error)
+}
+
 // Machine is a vending machine (Telemetron "vending machine").
 type Machine struct {
 	ID              int64
