@@ -17,6 +17,8 @@
 #   LOADTEST_OUT          results file (bin/loadtest-results.txt); LOADTEST_NOBUILD=1 reuses bin/ binaries
 #   LOADTEST_KEEP=1       keep the scratch directory (logs, fleet and rest-load output) and print its path
 #   LOADTEST_BIN          directory of the vendgate/vendemu binaries (bin; e.g. a saved "before" build with NOBUILD=1)
+#   LOADTEST_TOOL_PROCS   GOMAXPROCS of the load tools (fleet, rest-load; default 1): they share the 2 cores with
+#                         the broker under test, and one P keeps their scheduling overhead off the other core
 #   LOADTEST_PROFILE=1    gateway with --pprof-listen; 10 s CPU profiles of the throughput, commands and storm
 #                         phases saved as bin/loadtest-<phase>.pprof (go tool pprof -top bin/vendgate bin/loadtest-commands.pprof)
 set -euo pipefail
@@ -84,7 +86,7 @@ if [ -z "${LOADTEST_NOBUILD:-}" ]; then   # LOADTEST_NOBUILD=1: use the binaries
   go build -o "${LOADTEST_BIN:-bin}/" ./cmd/vendgate ./cmd/vendemu
 fi
 VG=${LOADTEST_BIN:-bin}/vendgate
-VE=${LOADTEST_BIN:-bin}/vendemu
+VE="env GOMAXPROCS=${LOADTEST_TOOL_PROCS:-1} ${LOADTEST_BIN:-bin}/vendemu"
 
 rss_kb()   { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
@@ -194,7 +196,8 @@ phase_storm() {  # restart the target with N modems connected
     stop_gateway; log "gateway stopped; restarting"
     t0=$(date +%s.%N); start_gateway; profile storm
     # Commands for modems that are offline right now: queued, delivered on return.
-    # All of them submitted at once (--concurrency); each then waits in a long poll
+    # All of them submitted at once (--concurrency; rest-load polls none of them
+    # before every POST is answered, i.e. all are stored); each then waits in a long poll
     # (GET /v2/commands/{id}?wait=2), answered when its command ends, so thousands
     # outstanding cost no polling load. They share --max-conns 256 HTTP connections:
     # every connection is a file descriptor of the gateway, which holds N modems

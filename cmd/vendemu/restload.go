@@ -29,6 +29,13 @@ type restLoad struct {
 	pollMax    time.Duration
 	longPoll   bool
 	timeout    time.Duration
+	// posts, with --once and every command outstanding at once: each command
+	// waits for all POSTs to be answered before it polls, so long polls that
+	// hold the --max-conns connections cannot delay the submission of the
+	// rest (a storm's commands are then all queued right after the restart).
+	posts    *sync.WaitGroup
+	postedAt atomic.Int64 // with posts: ns after start when the last POST was answered
+	start    time.Time
 
 	mu     sync.Mutex
 	rtts   []time.Duration
@@ -100,6 +107,11 @@ func runRESTLoad(ctx context.Context, args []string, e env) int {
 	sem := make(chan struct{}, *conc)
 	var wg sync.WaitGroup
 	start := time.Now()
+	l.start = start
+	if *once && *conc >= len(ids) {
+		l.posts = new(sync.WaitGroup)
+		l.posts.Add(len(ids))
+	}
 	var submitted atomic.Int64 // read by the progress goroutine
 	var skipped int
 	launch := func(i int, wait bool) {
@@ -138,11 +150,18 @@ func runRESTLoad(ctx context.Context, args []string, e env) int {
 		}
 	}()
 	if *once {
+		launched := 0
 		for i := range ids {
 			if ctx.Err() != nil {
 				break
 			}
 			launch(i, true)
+			launched++
+		}
+		if l.posts != nil {
+			for range len(ids) - launched { // interrupted: release the launched ones
+				l.posts.Done()
+			}
 		}
 	} else {
 		interval := time.Duration(float64(time.Second) / *rate)
@@ -167,6 +186,9 @@ func runRESTLoad(ctx context.Context, args []string, e env) int {
 	n := int(submitted.Load())
 	fmt.Fprintf(e.stdout, "commands submitted=%d in %s (%.0f/s) skipped_overload=%d all finished after %s\n", n,
 		submitEnd.Round(time.Millisecond), float64(n)/submitEnd.Seconds(), skipped, total.Round(time.Millisecond))
+	if l.posts != nil {
+		fmt.Fprintf(e.stdout, "all POSTs answered (commands stored) after %s\n", time.Duration(l.postedAt.Load()).Round(time.Millisecond))
+	}
 	fmt.Fprintf(e.stdout, "succeeded round trip (POST to succeeded visible) %s\n", p)
 	fmt.Fprintf(e.stdout, "final states %s\n", formatCounts(l.states))
 	fmt.Fprintf(e.stdout, "errors %s\n", formatCounts(l.errs))
@@ -353,6 +375,11 @@ func (l *restLoad) one(ctx context.Context, setURL string, mode int) {
 	defer cancel()
 	var res setAnswer
 	code, err := l.doRaw(ctx, "POST", setURL, cashlessModeBody[mode], &res)
+	if l.posts != nil {
+		l.posts.Done()
+		l.posts.Wait()
+		l.postedAt.CompareAndSwap(0, int64(time.Since(l.start)))
+	}
 	switch {
 	case err != nil:
 		l.note(httpErrKind("post", err))

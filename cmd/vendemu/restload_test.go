@@ -187,3 +187,47 @@ func FuzzFastDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestRESTLoadOnceSubmitsAllFirst: with --once and every command outstanding
+// at once, no command is polled before all of them are stored, even with
+// fewer connections than commands (long polls would otherwise hold the
+// connections the remaining POSTs wait for).
+func TestRESTLoadOnceSubmitsAllFirst(t *testing.T) {
+	const modems = 8
+	var mu sync.Mutex
+	posts, early := 0, 0
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /auth/", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"access_token":"tok"}`)
+	})
+	mux.HandleFunc("GET /v2/modems", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `[{"id":1},{"id":2},{"id":3},{"id":4},{"id":5},{"id":6},{"id":7},{"id":8}]`)
+	})
+	mux.HandleFunc("POST /v2/modems/{id}/set", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		posts++
+		mu.Unlock()
+		_, _ = io.WriteString(w, `{"commands":["c`+r.PathValue("id")+`"],"res":true}`)
+	})
+	mux.HandleFunc("GET /v2/commands/{id}", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if posts < modems {
+			early++
+		}
+		mu.Unlock()
+		_, _ = io.WriteString(w, `{"id":"`+r.PathValue("id")+`","state":"succeeded"}`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	var out, errOut bytes.Buffer
+	code := runRESTLoad(context.Background(), []string{"--api", srv.URL, "--password", "x", "--once",
+		"--concurrency", "8", "--max-conns", "2"}, env{stdout: &out, stderr: &errOut})
+	require.Equal(t, 0, code, out.String()+errOut.String())
+	assert.Contains(t, out.String(), "final states succeeded=8\n")
+	assert.Contains(t, out.String(), "all POSTs answered")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, modems, posts)
+	assert.Zero(t, early, "commands polled before every POST was answered")
+}
