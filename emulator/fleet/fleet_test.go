@@ -169,6 +169,13 @@ func TestRunFleet(t *testing.T) {
 	pmu.Unlock()
 	assert.Contains(t, last.String(), "started=5")
 
+	// The peer's subscription is delivered asynchronously: the results the
+	// fleet sent (counted in sum above) may still be on their way to it.
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(results) >= 2
+	}, 5*time.Second, 10*time.Millisecond, "the peer got the command's results")
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Len(t, hellos, 5)
