@@ -440,6 +440,9 @@ func TestBufferingAcrossBrokerRestart(t *testing.T) {
 	cfg.BufferMax = 3
 	m := runModem(t, cfg)
 	rec.wait(t, 1, class(protocol.ClassHello))
+	// Everything of the session acknowledged first: an uplink still in flight
+	// when the broker stops goes back to the buffer and would take a slot.
+	require.Eventually(t, func() bool { s := m.Stats(); return s.Buffered == 0 && s.Inflight == 0 }, waitMax, 5*time.Millisecond)
 
 	b.stop()
 	require.Eventually(t, func() bool { return !m.Connected() }, waitMax, 5*time.Millisecond)
