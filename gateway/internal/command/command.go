@@ -69,6 +69,11 @@ type flight struct {
 	sentAt  time.Time
 	acked   bool
 	ackedAt time.Time
+	// row, for a command Submit sent directly under a fence, is its row as
+	// the store holds it, kept in step by AnswerCommitted (answer.go); nil
+	// once in doubt.
+	row   *store.Command
+	fence store.CommandFence
 }
 
 // Service is the command flow.
@@ -102,6 +107,15 @@ type Service struct {
 	conn     map[int64]uint64
 	verified map[int64]uint64
 	connSeq  uint64
+	// fence, when the store has one (store.CommandFencer), vouches that
+	// nobody else created commands since the pending set was loaded: then a
+	// modem out of pending has nothing unfinished, verified or not, and
+	// Submit sends directly from its first command of a connection. nil
+	// until loaded, and after someone else's write broke it until sweep
+	// takes a new one (fence.go).
+	fence   store.CommandFence
+	fencer  store.CommandFencer
+	refence time.Time // when sweep may take a new fence
 	// final remembers the last commands this process saw end (final.go).
 	final finalCache
 
@@ -191,6 +205,7 @@ func New(st store.Store, pub Publisher, obs Observer, cfg Config) *Service {
 	for range cfg.Workers {
 		s.queues = append(s.queues, newQueue())
 	}
+	s.fencer, _ = st.(store.CommandFencer)
 	return s
 }
 
@@ -219,7 +234,7 @@ func (s *Service) Submit(ctx context.Context, r Request) (store.Command, bool, e
 	if stored, created, done, err := s.submitDirect(ctx, c); done {
 		return stored, created, err
 	}
-	stored, created, err := s.st.CreateCommand(ctx, c)
+	stored, created, err := s.creator().CreateCommand(ctx, c)
 	if err != nil {
 		return store.Command{}, false, err
 	}
@@ -269,6 +284,13 @@ func (s *Service) ResultStored(modemID int64, res store.CommandResult) {
 	if f != nil && !st.Terminal() && !f.acked {
 		f.acked, f.ackedAt = true, now
 	}
+	var (
+		known store.Command
+		ok    bool
+	)
+	if f != nil && st.Terminal() && f.row != nil && f.row.State.Terminal() {
+		known, ok = *f.row, true
+	}
 	if st.Terminal() {
 		delete(s.flights, res.CommandID)
 	}
@@ -287,9 +309,13 @@ func (s *Service) ResultStored(modemID int64, res store.CommandResult) {
 	// result is already committed) finds the modem idle.
 	settled := s.soloEnded(modemID, res.CommandID)
 	ctx := context.Background()
-	// Read the final row once: it feeds the metrics, the follow-ups and the
-	// cache that answers the waiters woken just after.
-	c, err := s.st.GetCommand(ctx, res.CommandID)
+	// The final row feeds the metrics, the follow-ups and the cache that
+	// answers the waiters woken just after: kept in step without a read for
+	// a command sent directly (answer.go), else read once.
+	c, err := known, error(nil)
+	if !ok {
+		c, err = s.st.GetCommand(ctx, res.CommandID)
+	}
 	if err == nil {
 		s.remember(c)
 	}
@@ -373,6 +399,7 @@ func (s *Service) Run(ctx context.Context) {
 // kick dispatches (correct, only slower), so a store error is retried.
 func (s *Service) load(ctx context.Context) {
 	for ctx.Err() == nil {
+		f := s.startFence(ctx) // before the read: it vouches for what comes after
 		ids, err := s.st.UnfinishedModems(ctx)
 		if err == nil {
 			s.mu.Lock()
@@ -380,6 +407,7 @@ func (s *Service) load(ctx context.Context) {
 				s.pending[id]++
 			}
 			s.loaded = true
+			s.fence = f
 			s.mu.Unlock()
 			return
 		}
@@ -459,7 +487,8 @@ func (s *Service) send(ctx context.Context, imei string, c store.Command, now ti
 		return
 	}
 	// Mark first, publish second: a fast answer must find the command sent.
-	if err := s.st.MarkSent(ctx, c.ID, now); err != nil {
+	s.forgetRow(c.ID) // the resend changes the row
+	if err := s.writes().MarkSent(ctx, c.ID, now); err != nil {
 		s.log.Warn("mark sent", "cmd", c.ID, "err", err)
 		return
 	}
@@ -482,7 +511,8 @@ func (s *Service) track(id string, modemID int64, at time.Time, acked bool) {
 }
 
 func (s *Service) finish(ctx context.Context, c store.Command, state store.CommandState, msg string) {
-	if err := s.st.Finish(ctx, c.ID, state, msg, s.cfg.Now()); err != nil {
+	s.forgetRow(c.ID) // before the write: an answer committed after it is ignored by the store
+	if err := s.writes().Finish(ctx, c.ID, state, msg, s.cfg.Now()); err != nil {
 		if !errors.Is(err, store.ErrInvalidMove) {
 			s.log.Warn("finish command", "cmd", c.ID, "err", err)
 		}
@@ -508,8 +538,9 @@ func (s *Service) finish(ctx context.Context, c store.Command, state store.Comma
 
 // sweep expires commands past their expiry and handles silent modems.
 func (s *Service) sweep(ctx context.Context) {
+	s.renewFence(ctx)
 	now := s.cfg.Now()
-	expired, err := s.st.ExpireDue(ctx, now)
+	expired, err := s.writes().ExpireDue(ctx, now)
 	if err != nil {
 		s.log.Warn("expire commands", "err", err)
 	}

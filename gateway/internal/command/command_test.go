@@ -101,6 +101,8 @@ func result(t *testing.T, s *Service, db store.Store, modemID int64, id string, 
 	if err := db.ApplyUplinks(context.Background(), []store.Uplink{up}); err != nil {
 		t.Fatal(err)
 	}
+	// As the ingest writer does: told at commit, then the follow-ups.
+	s.AnswersCommitted([]store.Uplink{up})
 	s.ResultStored(modemID, *up.Result)
 }
 

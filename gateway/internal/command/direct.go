@@ -28,8 +28,10 @@ type soloCmd struct {
 
 // submitDirect stores c as sent and publishes it when its modem is connected
 // here and has nothing unfinished (none pending since the service loaded the
-// store) and a dispatch read during this connection confirmed it (verified).
-// done false: not taken, the caller queues c as usual.
+// store) and either a dispatch read during this connection confirmed it
+// (verified) or the store's fence shows that nobody else created commands
+// since the load (fence.go). done false: not taken, the caller queues c as
+// usual.
 //
 // One in flight per modem holds because the claim (a solo entry and a pending
 // mark, taken under mu) makes every other Submit queue, and makes dispatches of
@@ -48,7 +50,9 @@ func (s *Service) submitDirect(ctx context.Context, c store.Command) (stored sto
 	s.mu.Lock()
 	imei, online := s.online[m]
 	_, busy := s.pending[m]
-	if !s.loaded || busy || !online || s.verified[m] != s.conn[m] {
+	fence := s.fence
+	verified := s.verified[m] == s.conn[m]
+	if !s.loaded || busy || !online || (!verified && fence == nil) {
 		s.mu.Unlock()
 		return store.Command{}, false, false, nil
 	}
@@ -57,7 +61,27 @@ func (s *Service) submitDirect(ctx context.Context, c store.Command) (stored sto
 	s.solo[m] = so
 	s.mu.Unlock()
 
-	stored, created, err = sc.CreateSentCommand(ctx, c, now)
+	switch {
+	case verified && fence != nil:
+		stored, created, err = fence.CreateSentCommand(ctx, c, now)
+	case verified:
+		stored, created, err = sc.CreateSentCommand(ctx, c, now)
+	default:
+		// Not read during this connection: only the fence vouches that
+		// nobody else left the modem a command since the pending set was
+		// loaded, checked in the insert's own transaction.
+		stored, created, err = fence.CreateSentCommandIfHolds(ctx, c, now)
+		if isFenceBroken(err) {
+			s.fenceBroken(fence)
+			s.mu.Lock()
+			if s.solo[m] == so {
+				delete(s.solo, m)
+			}
+			s.mu.Unlock()
+			// The modem stays pending: Submit queues c and kicks it.
+			return store.Command{}, false, false, nil
+		}
+	}
 	if err != nil || !created {
 		// Nothing sent: let a dispatch read the store (it settles the modem
 		// or sends what it finds).
@@ -73,7 +97,12 @@ func (s *Service) submitDirect(ctx context.Context, c store.Command) (stored sto
 	// Track before publishing: the answer may come at once.
 	s.mu.Lock()
 	so.ready, so.c = true, stored
-	s.flights[c.ID] = &flight{modemID: m, sentAt: now}
+	fl := &flight{modemID: m, sentAt: now}
+	if fence != nil {
+		row := stored
+		fl.row, fl.fence = &row, fence
+	}
+	s.flights[c.ID] = fl
 	n := len(s.flights)
 	s.mu.Unlock()
 	if s.obs != nil {

@@ -22,6 +22,12 @@ import (
 type countingDB struct {
 	*sqlite.DB
 	dispatchable atomic.Int64
+	gets         atomic.Int64
+}
+
+func (c *countingDB) GetCommand(ctx context.Context, id string) (store.Command, error) {
+	c.gets.Add(1)
+	return c.DB.GetCommand(ctx, id)
 }
 
 func (c *countingDB) Dispatchable(ctx context.Context, modemID int64, now time.Time) (store.Command, bool, error) {
@@ -39,7 +45,7 @@ type directEnv struct {
 	stop func()
 }
 
-func openDirect(t *testing.T, path string) *countingDB {
+func openDirect(t testing.TB, path string) *countingDB {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), path)
 	require.NoError(t, err)
@@ -78,19 +84,17 @@ func newDirect(t *testing.T) *directEnv {
 	return e
 }
 
-// warm runs one command the slow way: its dispatch reads verify the modem's
-// connection, after which commands go out directly.
+// warm runs one command: with the store's fence intact (nobody else wrote
+// since the service loaded), even the first command of a connection goes out
+// directly, without a dispatch read.
 func (e *directEnv) warm(t *testing.T) {
 	t.Helper()
 	c := submit(t, e.s, e.mid, "warm")
-	require.Equal(t, store.CmdQueued, c.State, "the first command of a connection is queued")
-	waitFor(t, "the warm-up command sent", func() bool { return len(e.pub.ids()) == 1 })
+	require.Equal(t, store.CmdSent, c.State, "the fence vouches for the first command of a connection")
+	require.Equal(t, []string{"warm"}, e.pub.ids())
 	result(t, e.s, e.db, e.mid, "warm", protocol.StatusSucceeded)
-	waitFor(t, "the connection verified", func() bool {
-		e.s.mu.Lock()
-		defer e.s.mu.Unlock()
-		return e.s.verified[e.mid] == e.s.conn[e.mid]
-	})
+	waitFor(t, "the modem to settle", func() bool { return !e.pending() })
+	assert.Zero(t, e.db.dispatchable.Load(), "dispatch reads")
 	e.pub.mu.Lock()
 	e.pub.msgs = nil
 	e.pub.mu.Unlock()

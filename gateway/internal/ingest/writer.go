@@ -36,6 +36,9 @@ type item struct {
 	// same modem with an epoch at least as new is in the same batch.
 	ff   bool
 	skip bool // left out of this batch by coalesce
+	// counted marks an ordered uplink queued in the normal lane (see
+	// Writer.ordered); the count drops once its batch committed.
+	counted bool
 }
 
 // completion is one batch's callbacks with its outcome per uplink.
@@ -47,13 +50,27 @@ type completion struct {
 
 // Writer batches uplinks into store transactions.
 type Writer struct {
-	st   store.Uplinks
-	cfg  WriterConfig
-	q    chan item
-	mu   sync.RWMutex // held for reading while sending to q; Close takes it for writing
-	shut bool
-	stop chan struct{}
-	done chan struct{}
+	st  store.Uplinks
+	cfg WriterConfig
+	q   chan item
+	// pq is the priority lane: command answers (acks and results), which a
+	// caller is waiting for end to end, join the next batch ahead of the
+	// backlog (a reconnect storm queues thousands of presences and hellos).
+	// Per modem, an answer never overtakes an uplink that it could depend
+	// on: ordered counts, per modem, the events, vends, audits and answers
+	// queued in the normal lane and not yet committed; an answer of a modem
+	// with any goes to the normal lane, behind them (a data request's
+	// "succeeded" comes after its audit, an "accepted" before its
+	// "succeeded"). Presences, hellos and heartbeats carry nothing a command
+	// answer relies on, and the presence epoch rules only compare presences
+	// with each other, which keep their order in the normal lane.
+	pq      chan item
+	omu     sync.Mutex
+	ordered map[int64]int
+	mu      sync.RWMutex // held for reading while sending to q; Close takes it for writing
+	shut    bool
+	stop    chan struct{}
+	done    chan struct{}
 	// Callbacks of SubmitAsync run on one completion goroutine, in commit
 	// order, never on the writer's: they may read the store or write to a
 	// socket, and the next batch must not wait for that. One goroutine (not
@@ -61,6 +78,18 @@ type Writer struct {
 	// command's "accepted" is reported before its "succeeded".
 	completions chan completion
 	completed   chan struct{}
+	answered    func(answers []store.Uplink)
+	answers     []store.Uplink
+}
+
+// OnAnswers sets fn to be told of the command answers (result uplinks) of
+// every committed batch, on the writer's goroutine, in commit order, before
+// anyone waiting for them is told: the command service keeps the row of a
+// command it sent in step with the store this way and finishes it without
+// reading it back. fn must be quick, must not keep the slice and must not
+// call the Writer. Call before Run.
+func (w *Writer) OnAnswers(fn func(answers []store.Uplink)) {
+	w.answered = fn
 }
 
 // NewWriter makes a Writer; call Run to start it.
@@ -71,12 +100,13 @@ func NewWriter(st store.Uplinks, cfg WriterConfig) *Writer {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 512
 	}
-	return &Writer{st: st, cfg: cfg, q: make(chan item, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{}),
+	return &Writer{st: st, cfg: cfg, q: make(chan item, cfg.QueueSize), pq: make(chan item, cfg.QueueSize),
+		ordered: make(map[int64]int), stop: make(chan struct{}), done: make(chan struct{}),
 		completions: make(chan completion, 64), completed: make(chan struct{})}
 }
 
 // Depth is the number of uplinks waiting.
-func (w *Writer) Depth() int { return len(w.q) }
+func (w *Writer) Depth() int { return len(w.q) + len(w.pq) }
 
 // Submit queues up and waits until it is committed or ctx ends. A full queue
 // makes Submit wait (back-pressure on the modem's connection).
@@ -112,17 +142,62 @@ func (w *Writer) Enqueue(ctx context.Context, up store.Uplink) error {
 	return w.push(ctx, item{up: up, at: time.Now(), ff: up.Kind == store.UpPresence})
 }
 
+// orderedKind: uplinks a command answer may depend on, or be one.
+func orderedKind(k store.UplinkKind) bool {
+	switch k {
+	case store.UpResult, store.UpEvent, store.UpVend, store.UpAudit:
+		return true
+	}
+	return false
+}
+
 func (w *Writer) push(ctx context.Context, it item) error {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.shut {
 		return ErrClosed
 	}
+	q := w.q
+	if orderedKind(it.up.Kind) {
+		m := it.up.ModemID
+		w.omu.Lock()
+		if it.up.Kind == store.UpResult && w.ordered[m] == 0 {
+			q = w.pq
+		} else {
+			w.ordered[m]++
+			it.counted = true
+		}
+		w.omu.Unlock()
+	}
 	select {
-	case w.q <- it:
+	case q <- it:
 		return nil
 	case <-ctx.Done():
+		if it.counted {
+			w.uncount([]item{it})
+		}
 		return ctx.Err()
+	}
+}
+
+// uncount drops the ordered counts of the batch's normal-lane uplinks.
+func (w *Writer) uncount(batch []item) {
+	locked := false
+	for _, it := range batch {
+		if !it.counted {
+			continue
+		}
+		if !locked {
+			w.omu.Lock()
+			locked = true
+		}
+		m := it.up.ModemID
+		if w.ordered[m]--; w.ordered[m] <= 0 {
+			delete(w.ordered, m)
+		}
+	}
+	if locked {
+		w.omu.Unlock()
 	}
 }
 
@@ -139,38 +214,44 @@ func (w *Writer) Run() {
 	for {
 		var first item
 		select {
+		case first = <-w.pq:
 		case first = <-w.q:
 		case <-w.stop:
 			// Close holds no more senders: drain what is left.
 			for {
-				select {
-				case it := <-w.q:
-					batch = append(batch, it)
-					if len(batch) == w.cfg.MaxBatch {
-						w.commit(batch, ups[:0])
-						batch = batch[:0]
-					}
-				default:
-					if len(batch) > 0 {
-						w.commit(batch, ups[:0])
-					}
+				batch = w.fill(batch[:0])
+				if len(batch) == 0 {
 					return
 				}
+				w.commit(batch, ups[:0])
+				clear(batch)
 			}
 		}
-		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < w.cfg.MaxBatch {
-			select {
-			case it := <-w.q:
-				batch = append(batch, it)
-			default:
-				break fill
-			}
-		}
+		batch = w.fill(append(batch[:0], first))
 		w.commit(batch, ups[:0])
 		clear(batch)
 	}
+}
+
+// fill adds to batch what waits: answers first (at most half a batch, so the
+// backlog always moves), then the normal lane, then answers again while there
+// is room. An answer in the priority lane has no earlier uplink of its modem
+// left uncommitted that it must follow (push), so placing it ahead is safe.
+func (w *Writer) fill(batch []item) []item {
+	take := func(q chan item, limit int) {
+		for len(batch) < limit {
+			select {
+			case it := <-q:
+				batch = append(batch, it)
+			default:
+				return
+			}
+		}
+	}
+	take(w.pq, max(w.cfg.MaxBatch/2, 1))
+	take(w.q, w.cfg.MaxBatch)
+	take(w.pq, w.cfg.MaxBatch)
+	return batch
 }
 
 // complete runs the SubmitAsync callbacks of committed batches, in order.
@@ -232,6 +313,19 @@ func (w *Writer) commit(batch []item, ups []store.Uplink) {
 			}
 		}
 	}
+	if w.answered != nil {
+		w.answers = w.answers[:0]
+		for i, it := range batch {
+			if it.up.Kind != store.UpResult || it.skip || err != nil && (errs == nil || errs[i] != nil) {
+				continue
+			}
+			w.answers = append(w.answers, it.up)
+		}
+		if len(w.answers) > 0 {
+			w.answered(w.answers)
+			clear(w.answers)
+		}
+	}
 	// Observed before anyone is told: a metric read right after an
 	// acknowledgement counts the uplink (TestSubmitMeansCommitted relies on it).
 	if w.cfg.Observe != nil && errs == nil && err == nil {
@@ -262,6 +356,9 @@ func (w *Writer) commit(batch []item, ups []store.Uplink) {
 		c.err = err
 		w.completions <- c
 	}
+	// After the submitters are told: an answer that arrives from now on may
+	// go ahead, this batch's uplinks are visible.
+	w.uncount(batch)
 }
 
 // Close stops accepting uplinks, waits until everything queued is written and

@@ -442,3 +442,45 @@ type Queries interface {
 	// (for tests and load runs).
 	CountUplinks(ctx context.Context, modemID int64) (events, vends, audits int, err error)
 }
+
+// ErrFenceBroken is returned by a CommandFence write refused because someone
+// other than the fence's holder may have created a command since the fence
+// started. Nothing was written.
+var ErrFenceBroken = errors.New("store: command fence broken")
+
+// CommandFencer is an optional capability of a Commands store: it can tell a
+// writer (the command service) whether anyone else created commands since a
+// point, so that the service's own bookkeeping of which modems have
+// unfinished commands is known to be complete, without a read per modem.
+// Stores without it keep the service on its read-before-send path.
+type CommandFencer interface {
+	// CommandFence starts a fence: from now on, every command created or
+	// changed other than through it or by a command answer (another process
+	// or connection on the same database, another caller of this store's
+	// command methods) breaks it. The caller reads what it must
+	// know (UnfinishedModems) after this returns.
+	CommandFence(ctx context.Context) (CommandFence, error)
+}
+
+// CommandFence is a started fence (see CommandFencer).
+type CommandFence interface {
+	// CreateCommand is Commands.CreateCommand, counted as the holder's own.
+	CreateCommand(ctx context.Context, c Command) (stored Command, created bool, err error)
+	// CreateSentCommand inserts c already sent (State sent, SentAt at,
+	// Attempts 1) in one write, counted as the holder's own. A command with
+	// c.ID that exists is returned with created false.
+	CreateSentCommand(ctx context.Context, c Command, at time.Time) (stored Command, created bool, err error)
+	// CreateSentCommandIfHolds is CreateSentCommand made only while the fence
+	// holds, checked in the write's own transaction: ErrFenceBroken (nothing
+	// written) when someone else may have written commands since the fence
+	// started.
+	CreateSentCommandIfHolds(ctx context.Context, c Command, at time.Time) (stored Command, created bool, err error)
+	// MarkSent, Finish and ExpireDue are those of Commands, counted as the
+	// holder's own.
+	MarkSent(ctx context.Context, id string, at time.Time) error
+	Finish(ctx context.Context, id string, state CommandState, msg string, at time.Time) error
+	ExpireDue(ctx context.Context, now time.Time) ([]Command, error)
+	// Holds reports whether nobody else wrote commands since the start, as of
+	// now (false on any doubt; once false, never true again).
+	Holds(ctx context.Context) bool
+}

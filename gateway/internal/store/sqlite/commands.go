@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"vendgate/gateway/internal/store"
@@ -58,11 +59,15 @@ func scanCommand(s scanner) (store.Command, error) {
 func (d *DB) CreateCommand(ctx context.Context, c store.Command) (store.Command, bool, error) {
 	c.State = store.CmdQueued
 	c.Attempts, c.SentAt = 0, time.Time{}
-	return d.createCommand(ctx, c, "create command")
+	return d.createCommand(ctx, c, "create command", nil, nil)
 }
 
 // createCommand inserts c in the state, attempts and sent time it carries.
-func (d *DB) createCommand(ctx context.Context, c store.Command, op string) (store.Command, bool, error) {
+// guard, when set, runs first in the transaction and refuses the insert by
+// failing; mine, when set, counts the insert as a fence holder's own
+// (foreign_fence.go).
+func (d *DB) createCommand(ctx context.Context, c store.Command, op string, guard func(*sql.Tx) error,
+	mine *atomic.Int64) (store.Command, bool, error) {
 	if c.ID == "" {
 		return store.Command{}, false, fmt.Errorf("sqlite: %s: empty id", op)
 	}
@@ -73,7 +78,13 @@ func (d *DB) createCommand(ctx context.Context, c store.Command, op string) (sto
 		stored  store.Command
 		created bool
 	)
+	g := d.cmdGroup()
 	err := d.groupWrite(ctx, func(tx *sql.Tx) error {
+		if guard != nil {
+			if err := guard(tx); err != nil {
+				return err
+			}
+		}
 		ins, err := d.txStmt(ctx, tx, qCmdInsert)
 		if err != nil {
 			return dbErr(op, err)
@@ -84,6 +95,7 @@ func (d *DB) createCommand(ctx context.Context, c store.Command, op string) (sto
 			return dbErr(op, err)
 		}
 		if inserted(res) {
+			g.counted(1, mine)
 			// The row is c: answer without reading it back.
 			created, stored = true, storedForm(c)
 			return nil
@@ -172,6 +184,12 @@ func moveErr(ctx context.Context, tx *sql.Tx, op, id string) error {
 // MarkSent moves a queued or sent command to sent, sets SentAt and increments
 // Attempts; store.ErrInvalidMove from any other state.
 func (d *DB) MarkSent(ctx context.Context, id string, at time.Time) error {
+	return d.markSent(ctx, id, at, nil)
+}
+
+// markSent is MarkSent, counted for fences (mine: a holder's own).
+func (d *DB) markSent(ctx context.Context, id string, at time.Time, mine *atomic.Int64) error {
+	g := d.cmdGroup()
 	return d.groupWrite(ctx, func(tx *sql.Tx) error {
 		st, err := d.txStmt(ctx, tx, qCmdMarkSent)
 		if err != nil {
@@ -184,6 +202,7 @@ func (d *DB) MarkSent(ctx context.Context, id string, at time.Time) error {
 		if !inserted(res) {
 			return moveErr(ctx, tx, "mark sent", id)
 		}
+		g.counted(1, mine)
 		return nil
 	})
 }
@@ -192,6 +211,13 @@ func (d *DB) MarkSent(ctx context.Context, id string, at time.Time) error {
 // message and DoneAt at. Any other target state, or a terminal command, gives
 // store.ErrInvalidMove.
 func (d *DB) Finish(ctx context.Context, id string, state store.CommandState, msg string, at time.Time) error {
+	return d.finish(ctx, id, state, msg, at, nil)
+}
+
+// finish is Finish, counted for fences (mine: a holder's own).
+func (d *DB) finish(ctx context.Context, id string, state store.CommandState, msg string, at time.Time,
+	mine *atomic.Int64) error {
+	g := d.cmdGroup()
 	if state != store.CmdExpired && state != store.CmdTimedOut {
 		return fmt.Errorf("sqlite: finish command %q: target state %q is not expired or timed_out: %w", id, state, store.ErrInvalidMove)
 	}
@@ -207,6 +233,7 @@ func (d *DB) Finish(ctx context.Context, id string, state store.CommandState, ms
 		if !inserted(res) {
 			return moveErr(ctx, tx, "finish command", id)
 		}
+		g.counted(1, mine)
 		return nil
 	})
 }
@@ -215,6 +242,12 @@ func (d *DB) Finish(ctx context.Context, id string, state store.CommandState, ms
 // ExpiresAt is set and before now, and returns them as updated, oldest expiry
 // first.
 func (d *DB) ExpireDue(ctx context.Context, now time.Time) ([]store.Command, error) {
+	return d.expireDue(ctx, now, nil)
+}
+
+// expireDue is ExpireDue, counted for fences (mine: a holder's own).
+func (d *DB) expireDue(ctx context.Context, now time.Time, mine *atomic.Int64) ([]store.Command, error) {
+	g := d.cmdGroup()
 	var out []store.Command
 	err := d.write(ctx, func(tx *sql.Tx) error {
 		// The WHERE repeats the partial index condition so the planner can use it.
@@ -225,6 +258,9 @@ func (d *DB) ExpireDue(ctx context.Context, now time.Time) ([]store.Command, err
 			return dbErr("expire due", err)
 		}
 		out, err = collect(rows, "expire due", scanCommand)
+		if err == nil {
+			g.counted(int64(len(out)), mine)
+		}
 		return err
 	})
 	if err != nil {

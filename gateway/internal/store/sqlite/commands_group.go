@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"weak"
 )
 
@@ -41,6 +42,22 @@ type cmdGroup struct {
 	mu      sync.Mutex
 	queue   []*groupOp
 	leading bool
+	// writes counts the command rows created or changed through this DB's
+	// command methods (in writer transactions, so in commit order), for
+	// command fences (foreign_fence.go).
+	writes atomic.Int64
+}
+
+// counted adds n command row writes; mine, when set, counts them as a fence
+// holder's own as well.
+func (g *cmdGroup) counted(n int64, mine *atomic.Int64) {
+	if n == 0 {
+		return
+	}
+	g.writes.Add(n)
+	if mine != nil {
+		mine.Add(n)
+	}
 }
 
 // cmdGroups holds each open DB's group. The DB struct is shared with other

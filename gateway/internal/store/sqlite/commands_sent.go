@@ -16,5 +16,5 @@ import (
 func (d *DB) CreateSentCommand(ctx context.Context, c store.Command, at time.Time) (store.Command, bool, error) {
 	c.State = store.CmdSent
 	c.Attempts, c.SentAt = 1, at
-	return d.createCommand(ctx, c, "create sent command")
+	return d.createCommand(ctx, c, "create sent command", nil, nil)
 }

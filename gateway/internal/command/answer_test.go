@@ -1,0 +1,95 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"vendgate/gateway/internal/store"
+	"vendgate/protocol"
+)
+
+// answer applies a result uplink with a payload and tells the service as the
+// ingest writer does.
+func answer(t *testing.T, e *directEnv, id string, st protocol.Status, result string, at time.Time) {
+	t.Helper()
+	res := store.CommandResult{CommandID: id, Status: string(st), Code: 3, Message: "m-" + string(st)}
+	if result != "" {
+		res.Result = []byte(result)
+	}
+	up := store.Uplink{Kind: store.UpResult, ModemID: e.mid, Received: at, Result: &res}
+	require.NoError(t, e.db.DB.ApplyUplinks(context.Background(), []store.Uplink{up}))
+	e.s.AnswersCommitted([]store.Uplink{up})
+	e.s.ResultStored(e.mid, res)
+}
+
+// A command sent directly ends without reading its row back: the row the
+// service kept in step with the answers is exactly the stored one.
+func TestFinalWithoutRead(t *testing.T) {
+	tests := []struct {
+		name    string
+		answers []protocol.Status
+		results []string
+	}{
+		{"succeeded at once", []protocol.Status{protocol.StatusSucceeded}, []string{`{"x":1}`}},
+		{"accepted then failed", []protocol.Status{protocol.StatusAccepted, protocol.StatusFailed}, []string{`{"p":1}`, ""}},
+		{"two acks then rejected", []protocol.Status{protocol.StatusAccepted, protocol.StatusInProgress, protocol.StatusRejected},
+			[]string{"", `{"p":2}`, `{"r":3}`}},
+	}
+	e := newDirect(t)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id := fmt.Sprintf("n%d", i)
+			submit(t, e.s, e.mid, id)
+			e.db.gets.Store(0)
+			at := time.Now().Add(time.Duration(i) * time.Second)
+			for k, st := range tc.answers {
+				answer(t, e, id, st, tc.results[k], at.Add(time.Duration(k)*time.Millisecond*1500))
+			}
+			assert.Zero(t, e.db.gets.Load(), "store reads")
+			got, ok := e.s.Final(id)
+			require.True(t, ok)
+			stored, err := e.db.DB.GetCommand(context.Background(), id)
+			require.NoError(t, err)
+			assert.Equal(t, stored, got)
+			waitFor(t, "the modem to settle", func() bool { return !e.pending() })
+		})
+	}
+}
+
+// Doubt means a read: a command that may have expired, or a fence broken by
+// another writer, ends with the store's row.
+func TestFinalReadsWhenInDoubt(t *testing.T) {
+	t.Run("another writer", func(t *testing.T) {
+		e := newDirect(t)
+		submit(t, e.s, e.mid, "d1")
+		other := openDirect(t, e.path)
+		require.NoError(t, other.Finish(context.Background(), "d1", store.CmdTimedOut, "elsewhere", time.Now()))
+		e.db.gets.Store(0)
+		answer(t, e, "d1", protocol.StatusSucceeded, "", time.Now())
+		assert.Equal(t, int64(1), e.db.gets.Load(), "store reads")
+		got, ok := e.s.Final("d1")
+		require.True(t, ok)
+		assert.Equal(t, store.CmdTimedOut, got.State)
+	})
+	t.Run("past expiry", func(t *testing.T) {
+		e := newDirect(t)
+		c, _, err := e.s.Submit(context.Background(), Request{ID: "d2", ModemID: e.mid, Name: protocol.CmdCashlessMode,
+			Args: protocol.CashlessModeArgs{Enabled: true}, TTL: time.Millisecond})
+		require.NoError(t, err)
+		require.Equal(t, store.CmdSent, c.State)
+		time.Sleep(5 * time.Millisecond)
+		e.db.gets.Store(0)
+		answer(t, e, "d2", protocol.StatusSucceeded, "", time.Now())
+		assert.Equal(t, int64(1), e.db.gets.Load(), "store reads")
+		got, ok := e.s.Final("d2")
+		require.True(t, ok)
+		stored, err := e.db.DB.GetCommand(context.Background(), "d2")
+		require.NoError(t, err)
+		assert.Equal(t, stored, got)
+	})
+}
