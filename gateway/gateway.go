@@ -92,6 +92,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 		AckTimeout: time.Duration(cfg.AckTimeout), ExecTimeout: time.Duration(cfg.ExecTimeout),
 		MaxAttempts: cfg.CommandAttempts, DefaultTTL: time.Duration(cfg.CommandTTL), Logger: log.With("part", "command"),
 	})
+	g.w.OnAnswers(g.cmds.AnswersCommitted) // commands end without reading their row back
 	h := &ingest.Handler{W: g.w, Store: db, Commands: g.cmds, Count: g.m, Audit: checkAudit, Log: log.With("part", "ingest")}
 	if *cfg.FiscalEmulated {
 		flog := log.With("part", "fiscal")
@@ -203,11 +204,23 @@ func (g *Gateway) Run(ctx context.Context, started func()) error {
 	case err = <-httpErr:
 	}
 	g.log.Info("vendgate shutting down")
+	t0 := time.Now()
+	// The modems stay connected until the state is saved: Drain closes the
+	// listener and stops the uplinks (an unacknowledged one is resent by the
+	// modem on its next connection and deduplicated by message id), and
+	// the sockets close last, all at once. A modem disconnected early
+	// retried against a gateway that was still shutting down, was refused,
+	// and its backoff grew: it came back to the next process seconds late.
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = g.http.Shutdown(sctx)
+	httpDone := make(chan struct{})
+	go func() { // requests in flight finish meanwhile; commands they submit stay queued in the store
+		_ = g.http.Shutdown(sctx)
+		close(httpDone)
+	}()
+	gone := g.br.Drain()
 	stopRegs() // the poller writes its last states as it stops
-	gone := g.br.Shutdown()
+	<-httpDone
 	for _, c := range gone {
 		g.cmds.ModemGone(c.ModemID)
 	}
@@ -215,12 +228,16 @@ func (g *Gateway) Run(ctx context.Context, started func()) error {
 	g.w.Close()
 	// The writer has written everything queued, the modems' online
 	// presences included: now one statement marks every connection the
-	// shutdown ended offline (a modem that has reconnected to another
+	// shutdown ends offline (a modem that has reconnected to another
 	// process since keeps its newer epoch, see store.BulkPresence).
 	g.markOffline(gone)
 	cancelFiscal()
 	wg.Wait()
 	g.Close()
+	saved := time.Since(t0)
+	g.br.Shutdown() // nil after Drain: every connection is in gone
+	g.log.Info("vendgate stopped", "modems", len(gone), "state_saved", saved.Round(time.Millisecond),
+		"connections_closed", (time.Since(t0) - saved).Round(time.Millisecond))
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

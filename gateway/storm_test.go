@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -82,8 +83,16 @@ func startStorm(t *testing.T, dir string) *stormGateway {
 	t.Helper()
 	t0 := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
+	var log *slog.Logger // VENDGATE_STORM_LOG=info|debug: the gateway's records on stderr
+	if s := os.Getenv("VENDGATE_STORM_LOG"); s != "" {
+		level := slog.LevelInfo
+		if s == "debug" {
+			level = slog.LevelDebug
+		}
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	}
 	g, err := New(ctx, Config{DataDir: dir, MQTTListen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0",
-		AdminPassword: "admin-password-1", MaxClients: 19500}, nil)
+		AdminPassword: "admin-password-1", MaxClients: 19500}, log)
 	require.NoError(t, err)
 	s := &stormGateway{g: g, cancel: cancel, done: make(chan error, 1)}
 	up := make(chan struct{})
@@ -121,6 +130,23 @@ func connectAll(t *testing.T, addr string, n, par int, wg *sync.WaitGroup) {
 // (PUBLISH on a command topic) the modems receive.
 func connectAllCounting(t *testing.T, addr string, n, par int, wg *sync.WaitGroup, cmds *atomic.Int64) {
 	t.Helper()
+	connectFleet(t, addr, n, par, wg, fleetWatch{cmds: cmds})
+}
+
+// fleetWatch is what connectFleet reports: cmds counts the commands
+// (PUBLISH on a command topic) the modems receive; firstEnd, when set, is
+// stamped with the time the first modem saw its connection end (Unix ns).
+type fleetWatch struct {
+	cmds     *atomic.Int64
+	firstEnd *atomic.Int64
+	conns    func(i int, c *rawmqtt.Conn) // each modem's connection, once subscribed
+	acked    func(m *rawmqtt.Message)     // a PUBACK of the modem's uplink m
+}
+
+// connectFleet is connectAllCounting with every fleetWatch field.
+func connectFleet(t *testing.T, addr string, n, par int, wg *sync.WaitGroup, watch fleetWatch) {
+	t.Helper()
+	cmds := watch.cmds
 	sem := make(chan struct{}, par)
 	var failed atomic.Int64
 	var dial sync.WaitGroup
@@ -148,12 +174,21 @@ func connectAllCounting(t *testing.T, addr string, n, par int, wg *sync.WaitGrou
 				_ = c.Close()
 				return
 			}
+			if watch.conns != nil {
+				watch.conns(i, c)
+			}
 			wg.Go(func() {
 				defer c.Close()
 				for {
-					p, _, err := c.ReadPacket()
+					p, m, err := c.ReadPacket()
 					if err != nil {
+						if watch.firstEnd != nil {
+							watch.firstEnd.CompareAndSwap(0, time.Now().UnixNano())
+						}
 						return
+					}
+					if watch.acked != nil && p.Type == rawmqtt.PUBACK && m != nil {
+						watch.acked(m)
 					}
 					if cmds != nil && p.Type == rawmqtt.PUBLISH && strings.Contains(p.Topic, "/cmd/req/") {
 						cmds.Add(1)
@@ -344,4 +379,114 @@ func TestStartupTime(t *testing.T) {
 			startCPU.Round(time.Millisecond), time.Since(loaded).Round(time.Millisecond))
 		gw.stop(t)
 	}
+}
+
+// TestShutdownWindow measures the graceful shutdown with a fleet of real TCP
+// modems connected: the time from the stop (SIGTERM) until Run returns, and
+// the time from the first modem seeing its connection end until Run returns
+// — the window in which that modem's reconnects are refused (the next
+// process is not listening yet), which grows its reconnect backoff. The
+// modems publish vends throughout the shutdown: every vend the gateway
+// acknowledged must be stored. With VENDGATE_STORM_N it is a benchmark:
+//
+//	VENDGATE_STORM_N=5000 go test -run '^TestShutdownWindow$' -v ./gateway/
+func TestShutdownWindow(t *testing.T) {
+	n := stormN(t)
+	dir := stormDir(t, n)
+	gw := startStorm(t, dir)
+	var readers sync.WaitGroup
+	var firstEnd atomic.Int64
+	conns := make([]*rawmqtt.Conn, n)
+	var mu sync.Mutex
+	acked := map[string]bool{} // vend message ids the gateway acknowledged
+	connectFleet(t, gw.g.MQTTAddr().String(), n, 256, &readers, fleetWatch{firstEnd: &firstEnd,
+		conns: func(i int, c *rawmqtt.Conn) { conns[i] = c },
+		acked: func(m *rawmqtt.Message) {
+			mu.Lock()
+			acked[fmt.Sprintf("v%d", m.Tag)] = true
+			mu.Unlock()
+		}})
+	waitFor(t, "every modem connected and stored", 60*time.Second, func() bool {
+		on, _ := countOnline(t, dir)
+		return gw.g.br.Count() == n && on == n
+	})
+
+	// Vends, round robin over the fleet, until the connections end
+	// (VENDGATE_STORM_VENDS=0: none, for a shutdown of idle modems).
+	stopVends := make(chan struct{})
+	if os.Getenv("VENDGATE_STORM_VENDS") == "0" {
+		close(stopVends)
+	}
+	var sent atomic.Int64
+	var vender sync.WaitGroup
+	vender.Go(func() {
+		for k := int64(0); ; k++ {
+			select {
+			case <-stopVends:
+				return
+			default:
+			}
+			if firstEnd.Load() != 0 { // connections closing: stay off the CPU being measured
+				return
+			}
+			i := int(k) % n
+			payload, err := protocol.Encode(protocol.Vend{Header: protocol.Header{V: 1, ID: fmt.Sprintf("v%d", k), TS: time.Now().UnixMilli()},
+				Selection: "1", Price: 100, Payment: protocol.PayCash, Type: protocol.VendPaid, OK: true, Time: time.Now().UnixMilli()})
+			if err != nil {
+				panic(err)
+			}
+			if _, err := conns[i].Publish(protocol.TopicFor(stormIMEI(i), protocol.ClassVend), payload, 1, false, k); err == nil {
+				sent.Add(1)
+			}
+			if k%64 == 63 {
+				time.Sleep(time.Millisecond) // ~50,000 a second at most
+			}
+		}
+	})
+	if os.Getenv("VENDGATE_STORM_VENDS") != "0" {
+		waitFor(t, "a vend acknowledged", 10*time.Second, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(acked) > 0
+		})
+	}
+
+	cpu0 := cpuTime()
+	t0 := time.Now()
+	var total time.Duration
+	profile(t, "shutdown", func() { total = gw.stop(t) })
+	end := time.Now()
+	cpu := cpuTime() - cpu0
+	readers.Wait()
+	if os.Getenv("VENDGATE_STORM_VENDS") != "0" {
+		close(stopVends)
+	}
+	vender.Wait()
+	require.NotZero(t, firstEnd.Load())
+	window := end.Sub(time.Unix(0, firstEnd.Load()))
+	on, _ := countOnline(t, dir)
+	require.Zero(t, on, "modems still stored online after the shutdown")
+
+	db, err := sql.Open("sqlite", "file:"+DBPath(dir)+"?mode=ro")
+	require.NoError(t, err)
+	defer db.Close()
+	rows, err := db.Query(`SELECT msg_id FROM vends`)
+	require.NoError(t, err)
+	stored := map[string]bool{}
+	for rows.Next() {
+		var id string
+		require.NoError(t, rows.Scan(&id))
+		stored[id] = true
+	}
+	require.NoError(t, rows.Err())
+	lost := 0
+	for id := range acked {
+		if !stored[id] {
+			lost++
+		}
+	}
+	require.Zero(t, lost, "acknowledged vends not stored")
+	t.Logf("n=%d shutdown %v (cpu %v, both ends); first modem disconnected %v after the stop, %v before Run returned; vends sent %d, acknowledged %d, stored %d",
+		n, total.Round(time.Millisecond), cpu.Round(time.Millisecond), time.Unix(0, firstEnd.Load()).Sub(t0).Round(time.Millisecond),
+		window.Round(time.Millisecond), sent.Load(), len(acked), len(stored))
 }

@@ -202,6 +202,14 @@ type Broker struct {
 	closeOnce sync.Once
 	bulk      atomic.Bool // Shutdown: connections it ends are collected in gone, not reported
 	gone      []Conn      // guarded by mu
+
+	// Drain (see drain.go). hgate is held for reading around every Handler
+	// call; Drain takes it for writing, so once it has set drained no
+	// Handler call is in progress and none starts.
+	draining atomic.Bool  // set by Drain under mu: no new session is established
+	hgate    sync.RWMutex // read: a Handler call; write: Drain
+	drained  bool         // guarded by hgate
+	listed   bool         // guarded by mu: Drain has listed the connections, OnDisconnect collects no more
 }
 
 // New builds a Broker; it does not listen until Start.
@@ -337,22 +345,38 @@ func (b *Broker) close() {
 	if ln != nil {
 		_ = ln.Close()
 	}
-	// Connections still before CONNACK are not in mochi's client list,
-	// so mochi's Close would not end them; do it here.
-	for _, c := range all {
-		if cl := c.client(); cl != nil && c.established.Load() {
-			if cl.Properties.ProtocolVersion >= 5 {
-				_ = b.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
-			} else {
-				// MQTT 3.1.1 has no server DISCONNECT (mochi would write
-				// one): the socket just closes, a write fewer per modem.
-				cl.Stop(packets.ErrServerShuttingDown)
-			}
-		} else {
-			_ = c.Close()
-		}
+	t0 := time.Now()
+	b.hgate.RLock()
+	drained := b.drained
+	b.hgate.RUnlock()
+	if drained {
+		b.closeDrained(all)
+		return
 	}
+	b.sweep(all)
+	swept := time.Since(t0)
 	_ = b.srv.Close() // disconnects the rest, waits for every client goroutine
+	b.log.Debug("broker closed", "conns", len(all), "sockets_closed", swept, "clients_ended", time.Since(t0))
+}
+
+// sweep ends every connection in all, on GOMAXPROCS goroutines.
+func (b *Broker) sweep(all []*conn) { parallel(all, b.end) }
+
+// end closes one connection for Close. Connections still before CONNACK are
+// not in mochi's client list, so mochi's Close would not end them.
+func (b *Broker) end(c *conn) {
+	cl := c.client()
+	if cl == nil || !c.established.Load() {
+		_ = c.Close()
+		return
+	}
+	if cl.Properties.ProtocolVersion >= 5 {
+		_ = b.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		return
+	}
+	// MQTT 3.1.1 has no server DISCONNECT (mochi would write one): the
+	// socket just closes, a write fewer per modem.
+	cl.Stop(packets.ErrServerShuttingDown)
 }
 
 // Shutdown is Close for a Handler that records the end of many connections
@@ -363,7 +387,8 @@ func (b *Broker) close() {
 // returned. With 19,000 modems the Disconnected calls were 19,000 presence
 // writes queued behind each other while the gateway was going down (~4 s),
 // and the fleet's reconnect backoff grew all that time. After Close,
-// Shutdown returns nil.
+// Shutdown returns nil; after Drain too (Drain has returned every
+// connection), and the Handler gets no call at all.
 func (b *Broker) Shutdown() []Conn {
 	ran := false
 	b.closeOnce.Do(func() {
@@ -441,7 +466,7 @@ func (b *Broker) Publish(imei, topic string, payload []byte, qos byte) error {
 	b.mu.Lock()
 	closing := b.closing
 	b.mu.Unlock()
-	if closing {
+	if closing || b.draining.Load() {
 		return ErrClosed
 	}
 	c := b.lookup(imei)

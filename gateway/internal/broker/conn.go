@@ -187,6 +187,57 @@ type conn struct {
 	wbuf   []byte
 
 	closeOnce sync.Once
+	ending    atomic.Bool // quiesced by a drained broker's Close: reads fail, the socket stays open until hangUp
+}
+
+// Read implements net.Conn; a quiesced connection reads nothing more.
+func (c *conn) Read(p []byte) (int, error) {
+	if c.ending.Load() {
+		return 0, errEnding
+	}
+	return c.Conn.Read(p)
+}
+
+// SetDeadline implements net.Conn; mochi sets the keepalive deadline after
+// every packet, which must not undo quiesce's.
+func (c *conn) SetDeadline(t time.Time) error {
+	if c.ending.Load() {
+		return nil
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+// SetReadDeadline implements net.Conn (see SetDeadline).
+func (c *conn) SetReadDeadline(t time.Time) error {
+	if c.ending.Load() {
+		return nil
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// errEnding is the read error of a quiesced connection.
+var errEnding = errors.New("broker: connection ending")
+
+// quiesce makes mochi end the connection without closing its socket: its
+// read loop fails at once (a read in progress by the past deadline, a later
+// one by ending), and Close leaves the socket to hangUp.
+func (c *conn) quiesce() {
+	c.ending.Store(true)
+	_ = c.Conn.SetReadDeadline(time.Unix(1, 0))
+}
+
+// hangUp closes a quiesced connection's socket, after an MQTT 5 DISCONNECT
+// "server shutting down" (3.1.1 has no server DISCONNECT).
+func (c *conn) hangUp() {
+	if cl := c.client(); cl != nil && c.established.Load() && cl.Properties.ProtocolVersion >= 5 {
+		// A modem that does not read must not hold the others up: the
+		// deadline also ends a write in progress (its writer holds wmu).
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		c.wmu.Lock()
+		_, _ = c.Conn.Write(disconnectV5)
+		c.wmu.Unlock()
+	}
+	_ = c.Conn.Close()
 }
 
 // Write implements net.Conn. While the connection is corked (flushAcks is
@@ -249,7 +300,9 @@ func (c *conn) Close() error {
 		if c.cancel != nil {
 			c.cancel()
 		}
-		err = c.Conn.Close()
+		if !c.ending.Load() { // quiesced: hangUp closes it
+			err = c.Conn.Close()
+		}
 		c.b.mu.Lock()
 		delete(c.b.conns, c)
 		c.releaseGateLocked()

@@ -61,4 +61,11 @@
 // closed and mochi's cleanup of it is over before the new one is
 // established, so its Disconnected (marked takenOver) comes before the new
 // Connected, and Count is the number of live, established connections.
+//
+// Shutdown in two steps (Drain, then Shutdown or Close): Drain closes the
+// listener and stops every Handler call while the modems stay connected
+// (their uplinks are no longer acknowledged, so they resend them later), the
+// gateway saves its state, and only then are the sockets closed, all within
+// a few tens of milliseconds: a modem then retries once the next gateway
+// process listens instead of being refused while this one finishes.
 package broker

@@ -256,8 +256,9 @@ func (h *hook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 	b := h.b
 	for {
 		b.mu.Lock()
-		if b.closing || c.closed.Load() {
-			// Only Broker.Close closes a connection that is waiting here.
+		if b.closing || b.draining.Load() || c.closed.Load() {
+			// Only Broker.Close closes a connection that is waiting here;
+			// a draining broker establishes no new session (see Drain).
 			b.mu.Unlock()
 			cl.Stop(ErrClosed)
 			return
@@ -307,6 +308,13 @@ func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	defer c.releaseGate()
 	c.established.Store(true)
 	h.b.count.Add(1)
+	h.b.hgate.RLock()
+	defer h.b.hgate.RUnlock()
+	if h.b.drained {
+		// Registered before Drain began, so Drain listed it: its end is
+		// written with the others.
+		return
+	}
 	h.b.h.Connected(c.info)
 	if hasCommandSubscription(cl) { // resumed session: the modem need not subscribe again
 		h.b.h.Subscribed(c.info)
@@ -344,6 +352,18 @@ func (h *hook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 	if cause == nil {
 		cause = err
 	}
+	h.b.hgate.RLock()
+	defer h.b.hgate.RUnlock()
+	if h.b.drained {
+		// Drain returns it (or has already listed it): no Handler call,
+		// not even for a takeover.
+		h.b.mu.Lock()
+		if !h.b.listed {
+			h.b.gone = append(h.b.gone, c.info)
+		}
+		h.b.mu.Unlock()
+		return
+	}
 	if !takenOver && h.b.bulk.Load() { // Shutdown reports it
 		h.b.mu.Lock()
 		h.b.gone = append(h.b.gone, c.info)
@@ -376,7 +396,7 @@ func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 			delete(c.orphans, pk.PacketID)
 		} else if topic, ok := c.orphans[pk.PacketID]; ok {
 			delete(c.orphans, pk.PacketID)
-			h.b.h.Delivered(c.info, topic)
+			h.b.delivered(c.info, topic)
 		}
 	case packets.Publish:
 		if pk.FixedHeader.Qos > 0 {
@@ -398,7 +418,16 @@ func (h *hook) OnQosComplete(cl *mqtt.Client, pk packets.Packet) {
 		return
 	}
 	c.ackPending = false
-	h.b.h.Delivered(c.info, c.ackTopic)
+	h.b.delivered(c.info, c.ackTopic)
+}
+
+// delivered calls Handler.Delivered unless the broker is drained.
+func (b *Broker) delivered(c Conn, topic string) {
+	b.hgate.RLock()
+	defer b.hgate.RUnlock()
+	if !b.drained {
+		b.h.Delivered(c, topic)
+	}
 }
 
 // OnPublish hands an uplink to the Handler before mochi acknowledges it
@@ -414,7 +443,15 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	if h.b.ah != nil && pk.FixedHeader.Qos == 1 {
 		return h.publishAsync(cl, c, pk)
 	}
+	h.b.hgate.RLock()
+	if h.b.drained {
+		// Not acknowledged: the modem sends it again on its next
+		// connection (a QoS 0 uplink is lost, as QoS 0 allows).
+		h.b.hgate.RUnlock()
+		return pk, packets.ErrRejectPacket
+	}
 	err := h.b.h.Publish(c.info, pk.TopicName, pk.Payload, pk.FixedHeader.Qos, pk.FixedHeader.Retain)
+	h.b.hgate.RUnlock()
 	if err == nil || errors.Is(err, ErrDrop) {
 		return pk, packets.CodeSuccessIgnore
 	}
@@ -442,6 +479,12 @@ func (h *hook) publishAsync(cl *mqtt.Client, c *conn, pk packets.Packet) (packet
 	select {
 	case c.window <- struct{}{}:
 	case <-c.ctx.Done(): // closing: no PUBACK, the modem sends it again
+		return pk, packets.ErrRejectPacket
+	}
+	h.b.hgate.RLock()
+	defer h.b.hgate.RUnlock()
+	if h.b.drained { // draining: no PUBACK either, the modem sends it again
+		<-c.window
 		return pk, packets.ErrRejectPacket
 	}
 	a := &pendingAck{id: pk.PacketID}
@@ -558,7 +601,12 @@ func (h *hook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err error) 
 		return
 	}
 	c.subPending = false
-	if err == nil && c.established.Load() {
+	if err != nil || !c.established.Load() {
+		return
+	}
+	h.b.hgate.RLock()
+	defer h.b.hgate.RUnlock()
+	if !h.b.drained {
 		h.b.h.Subscribed(c.info)
 	}
 }

@@ -14,9 +14,18 @@ var _ store.BulkPresence = (*DB)(nil)
 // JSON array with the rule of the uplinks' presence (qPresence in
 // uplinks.go): only where the stored epoch is not newer than the
 // connection's, i.e. the modem has not reconnected since.
-const qMarkOffline = `UPDATE modems SET online = 0, epoch = j.value->>1
-	FROM json_each(?) j
+//
+// A row that goes offline is stamped for the machine list with ?2, a value
+// taken from machine_list_seq once per statement, which keeps
+// modems_list_update from stamping it again with two statements of its own
+// (migration 0010): less than half the cost per modem.
+const qMarkOffline = `UPDATE modems SET online = 0, epoch = j.value->>1,
+	chg = CASE WHEN online != 0 THEN ?2 ELSE chg END
+	FROM json_each(?1) j
 	WHERE modems.id = j.value->>0 AND modems.epoch <= j.value->>1`
+
+// qListStamp takes the next value of the machine list's change version.
+const qListStamp = `UPDATE machine_list_seq SET v = v + 1 WHERE id = 1 RETURNING v`
 
 // markOfflineChunk bounds one statement's JSON (about 40 bytes a pair).
 const markOfflineChunk = 8192
@@ -46,7 +55,13 @@ func (d *DB) MarkOffline(ctx context.Context, gone []store.ConnEpoch) (int, erro
 				buf = append(buf, ']')
 			}
 			buf = append(buf, ']')
-			res, err := tx.ExecContext(ctx, qMarkOffline, string(buf))
+			// Fresh per chunk: greater than every stamp so far, so the
+			// rows stamped with it differ from their old chg.
+			var stamp int64
+			if err := tx.QueryRowContext(ctx, qListStamp).Scan(&stamp); err != nil {
+				return dbErr("mark offline: list version", err)
+			}
+			res, err := tx.ExecContext(ctx, qMarkOffline, string(buf), stamp)
 			if err != nil {
 				return dbErr("mark offline", err)
 			}
