@@ -11,11 +11,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"vendgate/emulator/rawmqtt"
+	"vendgate/internal/proccpu"
 	"vendgate/protocol"
 )
 
@@ -129,7 +129,7 @@ func benchCommandCPU(b *testing.B, inflight int) {
 	lats := make([][]time.Duration, len(modems))
 	errs := make(chan error, len(modems))
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := proccpu.Used()
 	start := time.Now()
 	var workers sync.WaitGroup
 	for k, m := range modems {
@@ -150,7 +150,7 @@ func benchCommandCPU(b *testing.B, inflight int) {
 	}
 	workers.Wait()
 	el := time.Since(start)
-	cpu := cpuTime() - cpu0
+	cpu := proccpu.Used() - cpu0
 	b.StopTimer()
 	close(errs)
 	for err := range errs {
@@ -162,15 +162,6 @@ func benchCommandCPU(b *testing.B, inflight int) {
 	b.ReportMetric(float64(b.N)/el.Seconds(), "cmds/s")
 	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
-}
-
-// cpuTime is the process's user + system CPU so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchRawModem connects a minimal modem: it subscribes to its command topic

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"vendgate/gateway/internal/command"
 	"vendgate/gateway/internal/store"
 	"vendgate/gateway/internal/store/sqlite"
+	"vendgate/internal/proccpu"
 	"vendgate/protocol"
 )
 
@@ -217,12 +217,6 @@ func profile(t *testing.T, name string, fn func()) {
 	fn()
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // countOnline reads the stored presence with a connection of its own.
 func countOnline(t *testing.T, dir string) (online, total int) {
 	t.Helper()
@@ -264,16 +258,16 @@ func TestRestartStorm(t *testing.T) {
 		return gw.g.br.Count() == n && on == n
 	})
 
-	cpu0 := cpuTime()
+	cpu0 := proccpu.Used()
 	var shutdown time.Duration
 	profile(t, "shutdown", func() { shutdown = gw.stop(t) })
-	shutdownCPU := cpuTime() - cpu0
+	shutdownCPU := proccpu.Used() - cpu0
 	readers.Wait()
 	on, total := countOnline(t, dir)
 	require.Equal(t, n, total)
 	require.Zero(t, on, "modems still stored online after the shutdown")
 
-	cpu0 = cpuTime()
+	cpu0 = proccpu.Used()
 	gw = startStorm(t, dir)
 	// Commands for offline modems, queued before the storm: delivered when
 	// each modem subscribes again.
@@ -301,7 +295,7 @@ func TestRestartStorm(t *testing.T) {
 	stored := time.Since(t0)
 	waitFor(t, "every queued command delivered", 60*time.Second, func() bool { return delivered.Load() >= int64(nc) })
 	cmdsDone := time.Since(t0)
-	stormCPU := cpuTime() - cpu0
+	stormCPU := proccpu.Used() - cpu0
 	t.Logf("n=%d shutdown=%v (cpu %v) startup=%v reconnect: all CONNACKed %v (%.0f/s), all stored online %v, %d queued commands delivered %v, cpu %v (both ends)",
 		n, shutdown.Round(time.Millisecond), shutdownCPU.Round(time.Millisecond), gw.startup.Round(time.Millisecond),
 		connected.Round(time.Millisecond), float64(n)/connected.Seconds(), stored.Round(time.Millisecond),
@@ -370,9 +364,9 @@ func TestStartupTime(t *testing.T) {
 	require.NoError(t, err)
 	dir := stormDir(t, n)
 	for range 5 {
-		cpu0 := cpuTime()
+		cpu0 := proccpu.Used()
 		gw := startStorm(t, dir)
-		startCPU := cpuTime() - cpu0
+		startCPU := proccpu.Used() - cpu0
 		loaded := time.Now()
 		waitFor(t, "credential table loaded", 10*time.Second, func() bool { return gw.g.creds.Len() == n })
 		t.Logf("n=%d startup %v (cpu %v); credential table loaded %v later", n, gw.startup.Round(time.Millisecond),
@@ -451,12 +445,12 @@ func TestShutdownWindow(t *testing.T) {
 		})
 	}
 
-	cpu0 := cpuTime()
+	cpu0 := proccpu.Used()
 	t0 := time.Now()
 	var total time.Duration
 	profile(t, "shutdown", func() { total = gw.stop(t) })
 	end := time.Now()
-	cpu := cpuTime() - cpu0
+	cpu := proccpu.Used() - cpu0
 	readers.Wait()
 	if os.Getenv("VENDGATE_STORM_VENDS") != "0" {
 		close(stopVends)

@@ -8,9 +8,10 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"vendgate/internal/proccpu"
 )
 
 // fakeCommandAPI answers the four REST calls rest-load makes like the gateway
@@ -65,8 +66,7 @@ func fakeCommandAPI(tb testing.TB, modems int) (*httptest.Server, *atomic.Int64)
 func BenchmarkRESTLoad(b *testing.B) {
 	srv, gets := fakeCommandAPI(b, 100)
 	var cmds int64
-	var ru0, ru1 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	cpu0 := proccpu.Used()
 	for range b.N {
 		var out strings.Builder
 		code := runRESTLoad(context.Background(), []string{"--api", srv.URL, "--password", "x", "--rate", "1000",
@@ -78,8 +78,7 @@ func BenchmarkRESTLoad(b *testing.B) {
 		}
 		cmds += n
 	}
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+	cpu := proccpu.Used() - cpu0
 	b.ReportMetric(float64(cpu)/float64(time.Microsecond)/float64(cmds), "cpu-µs/cmd")
 	b.ReportMetric(float64(gets.Load())/float64(cmds), "gets/cmd")
 }

@@ -5,16 +5,14 @@ import (
 	"context"
 	"encoding/binary"
 	"net"
-	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"vendgate/emulator/rawmqtt"
+	"vendgate/internal/proccpu"
 )
 
 // cpuSample is the process's CPU time (user + system) and read/write syscalls.
@@ -25,20 +23,8 @@ type cpuSample struct {
 }
 
 func sampleCPU() cpuSample {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	s := cpuSample{cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
-	if b, err := os.ReadFile("/proc/self/io"); err == nil {
-		for line := range strings.SplitSeq(string(b), "\n") {
-			k, v, _ := strings.Cut(line, ": ")
-			if k == "syscr" || k == "syscw" {
-				n, _ := strconv.ParseInt(v, 10, 64)
-				s.syscalls += n
-				s.haveCalls = true
-			}
-		}
-	}
-	return s
+	r, w, ok := proccpu.Syscalls()
+	return cpuSample{cpu: proccpu.Used(), syscalls: r + w, haveCalls: ok}
 }
 
 func (s0 cpuSample) report(b *testing.B, ops uint64, unit string) {

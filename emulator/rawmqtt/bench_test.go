@@ -4,14 +4,13 @@ import (
 	"bufio"
 	"context"
 	"net"
-	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"vendgate/internal/proccpu"
 )
 
 // cpuMeter samples the process's CPU time (user + system) and its read/write
@@ -24,22 +23,8 @@ type cpuMeter struct {
 }
 
 func sampleCPU() cpuMeter {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	m := cpuMeter{cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
-	if b, err := os.ReadFile("/proc/self/io"); err == nil {
-		for line := range strings.SplitSeq(string(b), "\n") {
-			k, v, _ := strings.Cut(line, ": ")
-			n, _ := strconv.ParseInt(v, 10, 64)
-			switch k {
-			case "syscr":
-				m.syscr = n
-			case "syscw":
-				m.scw = n
-			}
-		}
-	}
-	return m
+	r, w, _ := proccpu.Syscalls()
+	return cpuMeter{cpu: proccpu.Used(), syscr: r, scw: w}
 }
 
 // report adds cpu-µs/op and syscalls/op metrics for ops operations since m0.

@@ -5,26 +5,18 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
 	"time"
-)
 
-// procCPU is the CPU (user+system) the process has used.
-func procCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"vendgate/internal/proccpu"
+)
 
 // reportCPU reports the process CPU per operation ("cpu-us/op"): on a machine
 // shared with other jobs it moves far less than ns/op.
 func reportCPU(b *testing.B) func() {
-	start := procCPU()
+	start := proccpu.Used()
 	return func() {
-		b.ReportMetric(float64((procCPU()-start).Microseconds())/float64(b.N), "cpu-us/op")
+		b.ReportMetric(float64((proccpu.Used()-start).Microseconds())/float64(b.N), "cpu-us/op")
 	}
 }
 

@@ -8,9 +8,10 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
+
+	"vendgate/internal/proccpu"
 )
 
 // Fleet size of BenchmarkReportsFleet. The vend count defaults to a million
@@ -143,11 +144,11 @@ func BenchmarkReportsFleet(b *testing.B) {
 			// that p99-ms is the steady state.
 			first := serveFleet(b, e, tc.path)
 			var ds []time.Duration
-			cpu0 := cpuTime()
+			cpu0 := proccpu.Used()
 			for b.Loop() {
 				ds = append(ds, serveFleet(b, e, tc.path))
 			}
-			b.ReportMetric(ms(cpuTime()-cpu0)/float64(len(ds)), "cpu-ms/op")
+			b.ReportMetric(ms(proccpu.Used()-cpu0)/float64(len(ds)), "cpu-ms/op")
 			slices.Sort(ds)
 			b.ReportMetric(ms(ds[len(ds)*99/100]), "p99-ms")
 			b.ReportMetric(ms(first), "first-ms") // after the loop: b.Loop's reset clears metrics
@@ -170,9 +171,9 @@ func BenchmarkReportsFleet(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StartTimer()
-			c0 := cpuTime()
+			c0 := proccpu.Used()
 			ds = append(ds, serveFleet(b, e, "/v2/vending_machines"))
-			cpu += cpuTime() - c0
+			cpu += proccpu.Used() - c0
 		}
 		b.ReportMetric(ms(cpu)/float64(len(ds)), "cpu-ms/op")
 		slices.Sort(ds)
@@ -195,14 +196,3 @@ func serveFleet(b *testing.B, e *env, path string) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// cpuTime is the CPU time the process used so far (user + system, all
-// threads, garbage collection included): unlike the latencies it does not
-// grow when other processes load the machine.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}

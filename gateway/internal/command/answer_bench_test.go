@@ -3,11 +3,11 @@ package command
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
 	"vendgate/gateway/internal/store"
+	"vendgate/internal/proccpu"
 	"vendgate/protocol"
 )
 
@@ -27,7 +27,7 @@ func BenchmarkDirectRoundTrip(b *testing.B) {
 			e := newDirectB(b, true)
 			ctx := context.Background()
 			i := 0
-			cpu0 := cpuTime()
+			cpu0 := proccpu.Used()
 			e.db.gets.Store(0)
 			e.db.dispatchable.Store(0)
 			for b.Loop() {
@@ -50,18 +50,9 @@ func BenchmarkDirectRoundTrip(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(e.db.gets.Load()+e.db.dispatchable.Load())/float64(i), "reads/cmd")
-			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(i), "cpu-µs/cmd")
+			b.ReportMetric(float64((proccpu.Used()-cpu0).Microseconds())/float64(i), "cpu-µs/cmd")
 		})
 	}
-}
-
-// cpuTime is the process's user + system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // newDirectB is newDirect for a benchmark (no warm-up assertions).
@@ -105,7 +96,7 @@ func BenchmarkFirstCommandOfConnection(b *testing.B) {
 			e := newDirectB(b, fenced)
 			ctx := context.Background()
 			i := 0
-			cpu0 := cpuTime()
+			cpu0 := proccpu.Used()
 			e.db.gets.Store(0)
 			e.db.dispatchable.Store(0)
 			for b.Loop() {
@@ -134,7 +125,7 @@ func BenchmarkFirstCommandOfConnection(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(e.db.gets.Load()+e.db.dispatchable.Load())/float64(i), "reads/cmd")
-			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(i), "cpu-µs/cmd")
+			b.ReportMetric(float64((proccpu.Used()-cpu0).Microseconds())/float64(i), "cpu-µs/cmd")
 		})
 	}
 }

@@ -5,22 +5,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"vendgate/gateway/internal/store"
 	"vendgate/gateway/internal/store/sqlite"
+	"vendgate/internal/proccpu"
 )
-
-// processCPU is the CPU (user+system) the process has used so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // floodModems and floodInFlight are the load run's throughput step: 200
 // modems with 8 QoS 1 events in flight each.
@@ -86,7 +77,7 @@ func benchFlood(b *testing.B, cfg WriterConfig) {
 	go w.Run()
 	per := (b.N + floodModems - 1) / floodModems
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := proccpu.Used()
 	var wg sync.WaitGroup
 	for i, id := range ids {
 		wg.Go(func() {
@@ -113,7 +104,7 @@ func benchFlood(b *testing.B, cfg WriterConfig) {
 	}
 	wg.Wait()
 	b.StopTimer()
-	used := processCPU() - cpu
+	used := proccpu.Used() - cpu
 	w.Close()
 	b.ReportMetric(float64(used.Microseconds())/float64(per*floodModems), "cpu-us/uplink")
 	b.ReportMetric(float64(total)/float64(max(batches, 1)), "batch")

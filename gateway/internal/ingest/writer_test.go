@@ -12,6 +12,7 @@ import (
 
 	"vendgate/gateway/internal/store"
 	"vendgate/gateway/internal/store/sqlite"
+	"vendgate/internal/proccpu"
 )
 
 func openDB(t testing.TB) (*sqlite.DB, int64) {
@@ -126,7 +127,7 @@ func BenchmarkWriter(b *testing.B) {
 	var n atomic.Int64
 	b.SetParallelism(32)
 	start := time.Now()
-	cpu := processCPU()
+	cpu := proccpu.Used()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := w.Submit(context.Background(), event(mid, int(n.Add(1)))); err != nil {
@@ -135,7 +136,7 @@ func BenchmarkWriter(b *testing.B) {
 			}
 		}
 	})
-	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-us/uplink")
+	b.ReportMetric(float64((proccpu.Used()-cpu).Microseconds())/float64(b.N), "cpu-us/uplink")
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "uplinks/s")
 }
 

@@ -5,18 +5,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"vendgate/emulator/ukm5"
+	"vendgate/internal/proccpu"
 )
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // benchPoll polls n registers back to back (each at the spec's 1 request per
 // second) until b.N requests were made, and reports requests per second and
@@ -55,11 +49,11 @@ func benchPoll(b *testing.B, n int, loopback bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	b.ResetTimer()
-	start, cpu0, r0 := time.Now(), cpuTime(), p.Requests()
+	start, cpu0, r0 := time.Now(), proccpu.Used(), p.Requests()
 	for p.Requests()-r0 < int64(b.N) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	el, cpu, reqs := time.Since(start), cpuTime()-cpu0, p.Requests()-r0
+	el, cpu, reqs := time.Since(start), proccpu.Used()-cpu0, p.Requests()-r0
 	b.StopTimer()
 	cancel()
 	<-done

@@ -6,13 +6,13 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"vendgate/gateway/internal/store"
+	"vendgate/internal/proccpu"
 )
 
 // benchModems creates n modems, each bound to a machine.
@@ -57,7 +57,7 @@ func benchApply(b *testing.B, engine string, size int) {
 	batch := make([]store.Uplink, size)
 	seq := 0
 	b.ResetTimer()
-	cpu := readCPU()
+	cpu := proccpu.Used()
 	for b.Loop() {
 		for i := range batch {
 			seq++
@@ -75,7 +75,7 @@ func benchApply(b *testing.B, engine string, size int) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((readCPU()-cpu).Microseconds())/float64(b.N*size), "cpu-us/uplink")
+	b.ReportMetric(float64((proccpu.Used()-cpu).Microseconds())/float64(b.N*size), "cpu-us/uplink")
 	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "uplinks/s")
 }
 
@@ -129,7 +129,7 @@ func benchEvents(b *testing.B, engine string, size int) {
 	evs := make([]store.Event, size)
 	seq := 0
 	b.ResetTimer()
-	cpu := readCPU()
+	cpu := proccpu.Used()
 	for b.Loop() {
 		for i := range batch {
 			seq++
@@ -142,7 +142,7 @@ func benchEvents(b *testing.B, engine string, size int) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((readCPU()-cpu).Microseconds())/float64(b.N*size), "cpu-us/uplink")
+	b.ReportMetric(float64((proccpu.Used()-cpu).Microseconds())/float64(b.N*size), "cpu-us/uplink")
 	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "uplinks/s")
 }
 
@@ -249,21 +249,11 @@ func benchAuthData(b *testing.B, db *DB, n int) (imeis []string, userID int64, t
 	return imeis, u.ID, tok.AccessHash
 }
 
-// readCPU is the CPU (user+system) the process has used: on a machine shared
-// with other jobs, CPU per operation moves far less than ns/op.
-func readCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // cpuPerOp reports "cpu-us/op" when the returned func runs.
 func cpuPerOp(b *testing.B) func() {
-	start := readCPU()
+	start := proccpu.Used()
 	return func() {
-		b.ReportMetric(float64((readCPU()-start).Microseconds())/float64(b.N), "cpu-us/op")
+		b.ReportMetric(float64((proccpu.Used()-start).Microseconds())/float64(b.N), "cpu-us/op")
 	}
 }
 
@@ -383,3 +373,5 @@ func BenchmarkModemLoginDuringREST(b *testing.B) {
 		})
 	}
 }
+
+func readCPU() time.Duration { return proccpu.Used() }
