@@ -373,5 +373,3 @@ func BenchmarkModemLoginDuringREST(b *testing.B) {
 		})
 	}
 }
-
-func readCPU() time.Duration { return proccpu.Used() }

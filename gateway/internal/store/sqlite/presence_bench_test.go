@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"vendgate/gateway/internal/store"
+	"vendgate/internal/proccpu"
 )
 
 // BenchmarkReconnect is what a gateway restart costs the store per modem: every
@@ -50,7 +51,7 @@ func BenchmarkReconnect(b *testing.B) {
 						store.Uplink{Kind: store.UpHello, ModemID: id, Received: at, Hello: hello},
 						store.Uplink{Kind: store.UpPresence, ModemID: id, Received: at, Presence: &store.Presence{Online: true, Epoch: ep}})
 				}
-				c0 := readCPU()
+				c0 := proccpu.Used()
 				for rest := ups; len(rest) > 0; {
 					k := min(batch, len(rest))
 					if err := db.ApplyUplinks(ctx, rest[:k]); err != nil {
@@ -58,12 +59,12 @@ func BenchmarkReconnect(b *testing.B) {
 					}
 					rest = rest[k:]
 				}
-				c1 := readCPU()
+				c1 := proccpu.Used()
 				cpu += c1 - c0
 				k, err := db.MarkOffline(ctx, gone)
 				require.NoError(b, err)
 				require.Equal(b, n, k)
-				offline += readCPU() - c1
+				offline += proccpu.Used() - c1
 			}
 			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*n), "cpu-us/modem")
 			b.ReportMetric(float64(offline.Microseconds())/float64(b.N*n), "offline-us/modem")
@@ -101,7 +102,7 @@ func BenchmarkMarkOffline(b *testing.B) {
 				}
 				require.NoError(b, db.ApplyUplinks(ctx, ups))
 				b.StartTimer()
-				c0 := readCPU()
+				c0 := proccpu.Used()
 				if stamp == "statement" {
 					k, err := db.MarkOffline(ctx, gone)
 					require.NoError(b, err)
@@ -121,7 +122,7 @@ func BenchmarkMarkOffline(b *testing.B) {
 						return err
 					}))
 				}
-				cpu += readCPU() - c0
+				cpu += proccpu.Used() - c0
 			}
 			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*n), "cpu-us/modem")
 		})
