@@ -43,15 +43,7 @@ func BenchmarkApplyUplinks(b *testing.B) {
 }
 
 func benchApply(b *testing.B, engine string, size int) {
-	var db *DB
-	if engine == "file" {
-		db = openDisk(b)
-	} else {
-		var err error
-		db, err = Open(ctx, MemoryPath)
-		require.NoError(b, err)
-		b.Cleanup(func() { db.Close() })
-	}
+	db := openEngine(b, engine)
 	ids := benchModems(b, db, 1000)
 	payload := json.RawMessage(`{"door":"open"}`)
 	batch := make([]store.Uplink, size)
@@ -103,15 +95,7 @@ func BenchmarkApplyEvents(b *testing.B) {
 const benchEventsBacklog = 300_000
 
 func benchEvents(b *testing.B, engine string, size int) {
-	var db *DB
-	if engine == "file" {
-		db = openDisk(b)
-	} else {
-		var err error
-		db, err = Open(ctx, MemoryPath)
-		require.NoError(b, err)
-		b.Cleanup(func() { db.Close() })
-	}
+	db := openEngine(b, engine)
 	ids := benchModems(b, db, 200)
 	_, err := db.w.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 		INSERT INTO events (modem_id, vm_id, msg_id, code, time)
@@ -185,15 +169,7 @@ func BenchmarkCommandCycle(b *testing.B) {
 func BenchmarkReadDuringApply(b *testing.B) {
 	for _, engine := range []string{"file", "memory"} {
 		b.Run(engine, func(b *testing.B) {
-			var db *DB
-			if engine == "file" {
-				db = openDisk(b)
-			} else {
-				var err error
-				db, err = Open(ctx, MemoryPath)
-				require.NoError(b, err)
-				b.Cleanup(func() { db.Close() })
-			}
+			db := openEngine(b, engine)
 			ids := benchModems(b, db, 1000)
 			stop := make(chan struct{})
 			writerDone := make(chan struct{})

@@ -23,15 +23,7 @@ import (
 func BenchmarkReconnect(b *testing.B) {
 	for _, engine := range []string{"file", "memory"} {
 		b.Run(engine, func(b *testing.B) {
-			var db *DB
-			if engine == "file" {
-				db = openDisk(b)
-			} else {
-				var err error
-				db, err = Open(ctx, MemoryPath)
-				require.NoError(b, err)
-				b.Cleanup(func() { db.Close() })
-			}
+			db := openEngine(b, engine)
 			const n, batch = 5000, 512
 			ids := benchModems(b, db, n)
 			hello := &store.Hello{ICCID: "8970101234567890123", HWVersion: "2.1", BootVersion: "1.0", Firmware: "3.4.5",

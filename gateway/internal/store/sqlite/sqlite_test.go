@@ -51,6 +51,19 @@ func openDisk(t testing.TB) *DB {
 	return openIn(t, t.TempDir())
 }
 
+// openEngine opens the benchmarks' database: "file" on disk (openDisk), any
+// other name in memory.
+func openEngine(t testing.TB, engine string) *DB {
+	t.Helper()
+	if engine == "file" {
+		return openDisk(t)
+	}
+	db, err := Open(ctx, MemoryPath)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 func openIn(t testing.TB, dir string) *DB {
 	t.Helper()
 	img, err := template()
