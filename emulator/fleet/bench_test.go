@@ -90,19 +90,9 @@ func (bb *benchBroker) serve(nc net.Conn) {
 		have += n
 		out = out[:0]
 		off := 0
-		for off < have {
-			first := buf[off]
-			remLen, mult, hs := 0, 1, 1
-			for ; off+hs < have; hs++ {
-				d := buf[off+hs]
-				remLen += int(d&0x7f) * mult
-				mult *= 128
-				if d&0x80 == 0 {
-					break
-				}
-			}
-			hs++
-			if off+hs > have || off+hs+remLen > have {
+		for {
+			first, remLen, hs, err := rawmqtt.Header(buf[off:have])
+			if err != nil || off+hs+remLen > have {
 				break
 			}
 			body := buf[off+hs : off+hs+remLen]

@@ -75,7 +75,7 @@ func servePeer(nc net.Conn) {
 		out = out[:0]
 		off := 0
 		for {
-			first, remLen, hs, err := header(buf[off:have])
+			first, remLen, hs, err := Header(buf[off:have])
 			if err != nil || off+hs+remLen > have {
 				break
 			}

@@ -345,7 +345,7 @@ func (c *Conn) packetBuffered() bool {
 		return false
 	}
 	b, _ := c.r.Peek(n)
-	_, remLen, hs, err := header(b)
+	_, remLen, hs, err := Header(b)
 	return err == nil && hs+remLen <= n
 }
 
@@ -359,7 +359,7 @@ func (c *Conn) read() (Packet, error) {
 	}
 	if n := c.r.Buffered(); n >= 2 {
 		b, _ := c.r.Peek(n)
-		first, remLen, hs, err := header(b)
+		first, remLen, hs, err := Header(b)
 		if err == ErrMalformed {
 			return Packet{}, &DecodeError{Type: first >> 4, Offset: 5, Err: ErrMalformed}
 		}

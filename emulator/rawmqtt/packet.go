@@ -210,9 +210,12 @@ func Append(b []byte, p Packet) ([]byte, error) {
 	return b, fmt.Errorf("%w: %d", ErrUnsupported, p.Type)
 }
 
-// header reads the fixed header: the first byte, the remaining length and the
-// header's size. It returns ErrIncomplete when b ends inside it.
-func header(b []byte) (first byte, remLen, size int, err error) {
+// Header reads the fixed header at the start of b (§2.2): the first byte, the
+// remaining length and the header's size. It returns ErrIncomplete when b ends
+// inside it and ErrMalformed for a remaining length over four bytes. Decode
+// uses it; a test peer playing the broker's side frames CONNECT and SUBSCRIBE
+// packets (which Decode refuses) with it.
+func Header(b []byte) (first byte, remLen, size int, err error) {
 	if len(b) < 2 {
 		return 0, 0, 0, ErrIncomplete
 	}
@@ -238,7 +241,7 @@ func header(b []byte) (first byte, remLen, size int, err error) {
 // max > 0) or ErrUnsupported (a type a broker does not send to this client, such
 // as CONNECT or QoS 2 flows).
 func Decode(b []byte, max int) (Packet, int, error) {
-	first, remLen, hs, err := header(b)
+	first, remLen, hs, err := Header(b)
 	typ := first >> 4
 	if err != nil {
 		return Packet{}, 0, &DecodeError{Type: typ, Offset: min(len(b), 1), Err: err}
