@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -87,6 +88,11 @@ type Service struct {
 	mu      sync.Mutex
 	online  map[int64]string // modem id → IMEI of modems subscribed to their command topic
 	flights map[string]*flight
+	// byModem indexes flights by modem (ids; almost always one), so that a
+	// reconnect forgets its modem's flights without walking every flight
+	// (ModemReady runs for each modem of a reconnect storm). Kept in step by
+	// addFlight and dropFlight, the only writers of flights.
+	byModem map[int64][]string
 	// pending holds every modem that may have an unfinished command (a superset:
 	// a modem leaves it only when a dispatch found nothing to do). The value is
 	// bumped by each new command so that a dispatch that started before the
@@ -199,7 +205,7 @@ func New(st store.Store, pub Publisher, obs Observer, cfg Config) *Service {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{st: st, pub: pub, obs: obs, cfg: cfg, log: cfg.Logger,
-		online: make(map[int64]string), flights: make(map[string]*flight), pending: make(map[int64]uint64),
+		online: make(map[int64]string), flights: make(map[string]*flight), byModem: make(map[int64][]string), pending: make(map[int64]uint64),
 		solo: make(map[int64]*soloCmd), conn: make(map[int64]uint64), verified: make(map[int64]uint64), final: newFinalCache(finalCacheSize),
 		watches: make(map[string]*watch), stopping: make(chan struct{})}
 	for range cfg.Workers {
@@ -257,10 +263,8 @@ func (s *Service) ModemReady(modemID int64, imei string) {
 	s.conn[modemID] = s.connSeq
 	delete(s.verified, modemID)
 	// Forget send times of this modem: what is in flight is resent on dispatch.
-	for id, f := range s.flights {
-		if f.modemID == modemID {
-			delete(s.flights, id)
-		}
+	for _, id := range slices.Clone(s.byModem[modemID]) {
+		s.dropFlight(id)
 	}
 	s.mu.Unlock()
 	s.Kick(modemID)
@@ -292,7 +296,7 @@ func (s *Service) ResultStored(modemID int64, res store.CommandResult) {
 		known, ok = *f.row, true
 	}
 	if st.Terminal() {
-		delete(s.flights, res.CommandID)
+		s.dropFlight(res.CommandID)
 	}
 	n := len(s.flights)
 	s.mu.Unlock()
@@ -500,9 +504,34 @@ func (s *Service) send(ctx context.Context, imei string, c store.Command, now ti
 	}
 }
 
+// addFlight tracks f as command id's flight (s.mu held), replacing any.
+func (s *Service) addFlight(id string, f *flight) {
+	s.dropFlight(id)
+	s.flights[id] = f
+	s.byModem[f.modemID] = append(s.byModem[f.modemID], id)
+}
+
+// dropFlight forgets command id's flight, if any (s.mu held).
+func (s *Service) dropFlight(id string) {
+	f := s.flights[id]
+	if f == nil {
+		return
+	}
+	delete(s.flights, id)
+	ids := s.byModem[f.modemID]
+	if i := slices.Index(ids, id); i >= 0 {
+		ids = slices.Delete(ids, i, i+1)
+	}
+	if len(ids) == 0 {
+		delete(s.byModem, f.modemID)
+	} else {
+		s.byModem[f.modemID] = ids
+	}
+}
+
 func (s *Service) track(id string, modemID int64, at time.Time, acked bool) {
 	s.mu.Lock()
-	s.flights[id] = &flight{modemID: modemID, sentAt: at, acked: acked, ackedAt: at}
+	s.addFlight(id, &flight{modemID: modemID, sentAt: at, acked: acked, ackedAt: at})
 	n := len(s.flights)
 	s.mu.Unlock()
 	if s.obs != nil {
@@ -519,7 +548,7 @@ func (s *Service) finish(ctx context.Context, c store.Command, state store.Comma
 		return
 	}
 	s.mu.Lock()
-	delete(s.flights, c.ID)
+	s.dropFlight(c.ID)
 	s.mu.Unlock()
 	c2, err := s.st.GetCommand(ctx, c.ID)
 	if err == nil {
@@ -546,7 +575,7 @@ func (s *Service) sweep(ctx context.Context) {
 	}
 	for _, c := range expired {
 		s.mu.Lock()
-		delete(s.flights, c.ID)
+		s.dropFlight(c.ID)
 		s.mu.Unlock()
 		s.remember(c)
 		settled := s.soloEnded(c.ModemID, c.ID)
@@ -574,7 +603,7 @@ func (s *Service) sweep(ctx context.Context) {
 		c, err := s.st.GetCommand(ctx, d.id)
 		if err != nil || c.State.Terminal() {
 			s.mu.Lock()
-			delete(s.flights, d.id)
+			s.dropFlight(d.id)
 			s.mu.Unlock()
 			if err == nil && !s.soloEnded(c.ModemID, c.ID) {
 				s.Kick(c.ModemID)
@@ -588,7 +617,7 @@ func (s *Service) sweep(ctx context.Context) {
 		s.mu.Lock()
 		imei, online := s.online[d.modemID]
 		if !online {
-			delete(s.flights, d.id) // resent when the modem is back
+			s.dropFlight(d.id) // resent when the modem is back
 		}
 		s.mu.Unlock()
 		if online {

@@ -102,7 +102,7 @@ func (s *Service) submitDirect(ctx context.Context, c store.Command) (stored sto
 		row := stored
 		fl.row, fl.fence = &row, fence
 	}
-	s.flights[c.ID] = fl
+	s.addFlight(c.ID, fl)
 	n := len(s.flights)
 	s.mu.Unlock()
 	if s.obs != nil {
