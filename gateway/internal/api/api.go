@@ -103,6 +103,8 @@ type server struct {
 	patterns []string
 	// sessions caches authenticated tokens (Config.AuthCacheTTL).
 	sessions *sessionCache
+	// modemCos remembers the company of each modem read (modem_company.go).
+	modemCos modemCompanyCache
 }
 
 // New returns the REST API handler.

@@ -8,34 +8,66 @@ import (
 	"vendgate/gateway/internal/store"
 )
 
+// modemTargetReader is a store that reads just a modem's company and the id of
+// its machine (the sqlite store's ModemTarget): the cheapest read that decides
+// POST /v2/modems/{id}/set for a caller who sees the whole company.
+type modemTargetReader interface {
+	ModemTarget(ctx context.Context, modemID int64) (companyID, vmID int64, err error)
+}
+
 // modemMachineReader is a store that reads a modem and the id of its machine
 // together (the sqlite store's ModemAndMachine).
 type modemMachineReader interface {
 	ModemAndMachine(ctx context.Context, modemID int64) (store.Modem, int64, error)
 }
 
-// setTarget returns the modem of POST /v2/modems/{id}/set, not found when the
-// caller does not see it, and the id of its machine (0: none). A caller who
-// sees the whole company needs no machine to decide, so both come from one
-// read when the store allows; others go through modemFor, whose machine
-// look-up decides visibility.
-func (s *server) setTarget(r *http.Request, sess *session, id int64) (store.Modem, int64, error) {
-	if mm, ok := s.cfg.Store.(modemMachineReader); ok && seesCompany(sess.User) {
-		m, vmID, err := mm.ModemAndMachine(r.Context(), id)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && m.CompanyID != sess.User.CompanyID) {
-			return store.Modem{}, 0, errNotFound(msgModemNotFound)
+// setTarget returns the id of the machine of the modem of POST
+// /v2/modems/{id}/set (0: none), not found when the caller does not see the
+// modem. A caller who sees the whole company needs no machine to decide, so
+// one read answers both when the store allows; others go through modemFor,
+// whose machine look-up decides visibility. The machine is read on every
+// request, never remembered: a modem moves between machines, possibly through
+// another process, and the command is recorded as its machine's data.
+func (s *server) setTarget(r *http.Request, sess *session, id int64) (int64, error) {
+	if seesCompany(sess.User) {
+		if mt, ok := s.cfg.Store.(modemTargetReader); ok {
+			company, vmID, err := mt.ModemTarget(r.Context(), id)
+			if errors.Is(err, store.ErrNotFound) {
+				return 0, errNotFound(msgModemNotFound)
+			}
+			if err != nil {
+				return 0, err
+			}
+			s.modemCos.put(id, company)
+			if company != sess.User.CompanyID {
+				return 0, errNotFound(msgModemNotFound)
+			}
+			return vmID, nil
 		}
-		return m, vmID, err
+		if mm, ok := s.cfg.Store.(modemMachineReader); ok {
+			m, vmID, err := mm.ModemAndMachine(r.Context(), id)
+			if errors.Is(err, store.ErrNotFound) {
+				return 0, errNotFound(msgModemNotFound)
+			}
+			if err != nil {
+				return 0, err
+			}
+			s.modemCos.put(m.ID, m.CompanyID)
+			if m.CompanyID != sess.User.CompanyID {
+				return 0, errNotFound(msgModemNotFound)
+			}
+			return vmID, nil
+		}
 	}
 	m, err := s.modemFor(r, sess, id)
 	if err != nil {
-		return store.Modem{}, 0, err
+		return 0, err
 	}
 	var vmID int64
 	if vm, err := s.cfg.Store.GetMachineByModem(r.Context(), m.ID); err == nil {
 		vmID = vm.ID
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return store.Modem{}, 0, err
+		return 0, err
 	}
-	return m, vmID, nil
+	return vmID, nil
 }

@@ -374,6 +374,10 @@ func (p *looseParser) str() (string, error) {
 				b.WriteByte('\r')
 			case 't':
 				b.WriteByte('\t')
+			case 'b':
+				b.WriteByte('\b')
+			case 'f':
+				b.WriteByte('\f')
 			case 'u':
 				if p.pos+4 <= len(p.s) {
 					if r, err := strconv.ParseUint(p.s[p.pos:p.pos+4], 16, 32); err == nil {

@@ -52,6 +52,7 @@ func (s *server) modemFor(r *http.Request, sess *session, id int64) (store.Modem
 	if err != nil {
 		return store.Modem{}, err
 	}
+	s.modemCos.put(m.ID, m.CompanyID)
 	ok, err := s.canSeeModem(r.Context(), sess.User, m)
 	if err != nil {
 		return store.Modem{}, err
@@ -325,7 +326,7 @@ func (s *server) handleModemSet(w http.ResponseWriter, r *http.Request, sess *se
 	if err != nil {
 		return err
 	}
-	m, vmID, err := s.setTarget(r, sess, id)
+	vmID, err := s.setTarget(r, sess, id)
 	if err != nil {
 		return err
 	}
@@ -347,12 +348,12 @@ func (s *server) handleModemSet(w http.ResponseWriter, r *http.Request, sess *se
 		if key != "" {
 			cid = key + "." + string(c.name)
 		}
-		cmd, err := s.submit(r, sess, cid, m.ID, vmID, c.name, c.args)
+		cmd, err := s.submit(r, sess, cid, id, vmID, c.name, c.args)
 		if err != nil {
 			return err
 		}
 		ids = append(ids, cmd.ID)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"res": true, "commands": ids})
+	writeRawJSON(w, http.StatusOK, appendSetAnswer(make([]byte, 0, 32+48*len(ids)), ids))
 	return nil
 }

@@ -83,8 +83,16 @@ func readParams(w http.ResponseWriter, r *http.Request) (*params, error) {
 
 // decodeObject decodes a JSON object body; anything else is a 400.
 func decodeObject(data []byte) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
+	// The common case, a well-formed object, in one pass without a Decoder
+	// (its buffer and token machinery). Unmarshal accepts exactly what the
+	// Decoder path below accepts (one value, only spaces after it); anything
+	// else goes that way for its precise message.
 	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err == nil && obj != nil {
+		return obj, nil
+	}
+	obj = nil
+	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&obj); err != nil {
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) {

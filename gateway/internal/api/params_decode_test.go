@@ -1,0 +1,66 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// decodeObjectDecoder is decodeObject as it was before its Unmarshal fast
+// path: the reference the fast path must agree with.
+func decodeObjectDecoder(data []byte) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var obj map[string]json.RawMessage
+	if err := dec.Decode(&obj); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return nil, errBadRequest("Request body must be a JSON object")
+		}
+		return nil, errBadRequest("Malformed JSON body")
+	}
+	if obj == nil {
+		return nil, errBadRequest("Request body must be a JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errBadRequest("Malformed JSON body: trailing data")
+	}
+	return obj, nil
+}
+
+var decodeSeeds = []string{
+	`{"cashless_mode":1}`, " {\"a\" : [1, {\"b\":\"\xff\"}]}\n\t ", `{}`, `null`, `[1]`, `1`, `"s"`, `{"a":1} {}`,
+	`{"a":1}x`, `{"a":1,"a":2}`, `{"a":`, ``, ` `, `{"a":1}]`, "\ufeff{}", `{"a":"\u0000"}`, `{"a":1e999}`,
+}
+
+// requireDecodeAgrees checks decodeObject against the Decoder path: the same
+// object, or the same error.
+func requireDecodeAgrees(t testing.TB, data []byte) {
+	t.Helper()
+	want, wantErr := decodeObjectDecoder(data)
+	got, gotErr := decodeObject(data)
+	if wantErr != nil {
+		require.Error(t, gotErr, "%q", data)
+		require.Equal(t, wantErr.Error(), gotErr.Error(), "%q", data)
+		return
+	}
+	require.NoError(t, gotErr, "%q", data)
+	require.Equal(t, want, got, "%q", data)
+}
+
+func TestDecodeObjectMatchesDecoder(t *testing.T) {
+	t.Parallel()
+	for _, s := range decodeSeeds {
+		t.Run(s, func(t *testing.T) { requireDecodeAgrees(t, []byte(s)) })
+	}
+}
+
+func FuzzDecodeObject(f *testing.F) {
+	for _, s := range decodeSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { requireDecodeAgrees(t, data) })
+}
