@@ -14,13 +14,24 @@
 // by modems (QoS 1, deduplicated by message id), so losing the last moments before
 // a power cut is an acceptable price for avoiding one fsync per batch.
 //
+// Checkpoints do not run at commit (the writer has wal_autocheckpoint(0)) but on
+// a connection and goroutine of their own (checkpoint.go): a PASSIVE checkpoint
+// once 1000 committed pages wait in the log, as SQLite's automatic one did, and
+// within a second of the last commit otherwise, so an idle database has its log
+// synced within about a second. Under a writer that commits back to back the log
+// is rewound by a RESTART checkpoint every 8000 pages, and a log file left over
+// 64 MiB is truncated once it has been copied. Closing the database stops the
+// checkpointer; closing the last connection copies what remains and removes the
+// log, as before.
+//
 // # Connections
 //
 // SQLite allows one writer at a time. All writes go through a pool of exactly one
 // connection, whose transactions start with BEGIN IMMEDIATE so that a
 // read-then-write transaction never fails with SQLITE_BUSY on upgrade. Reads that
 // need no transaction go through a separate pool of query-only connections: under
-// WAL they run concurrently with the writer and see the last committed state.
+// WAL they run concurrently with the writer and see the last committed state. The
+// checkpointer has one more connection (file databases only).
 //
 // # Encoding
 //

@@ -68,6 +68,8 @@ type DB struct {
 	ra   *readPool // the modem logins' own read pool (authReader); == rs in memory
 	path string
 
+	ckpt *checkpointer // copies the WAL into the file (checkpoint.go); nil in memory
+
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt // writer statements prepared once, used via tx.StmtContext
 
@@ -124,6 +126,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			wq[k] = v
 		}
 		wq.Add("_pragma", "journal_mode(WAL)")
+		// Commits never checkpoint: the checkpointer does, on a connection
+		// and goroutine of its own (checkpoint.go).
+		wq.Add("_pragma", "wal_autocheckpoint(0)")
 		wq.Add("_pragma", fmt.Sprintf("cache_size(%d)", -writerCacheKiB))
 		wq.Set("_txlock", "immediate")
 		w, err := sql.Open("sqlite", path+"?"+wq.Encode())
@@ -171,6 +176,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			a.SetMaxIdleConns(authConns)
 			d.ra = newReadPool(a)
 		}
+		if err := d.startCheckpointer(ctx); err != nil {
+			d.Close()
+			return nil, err
+		}
 	}
 
 	if err := d.migrate(ctx); err != nil {
@@ -216,6 +225,7 @@ func (d *DB) Close() error {
 	if d.closed.Swap(true) {
 		return errClosed
 	}
+	d.ckpt.stop()
 	d.stmtMu.Lock()
 	for _, s := range d.stmts {
 		s.Close()
@@ -286,6 +296,7 @@ func (d *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
+	d.ckpt.poke()
 	return nil
 }
 
