@@ -39,6 +39,9 @@ type item struct {
 	// counted marks an ordered uplink queued in the normal lane (see
 	// Writer.ordered); the count drops once its batch committed.
 	counted bool
+	// also are uplinks of the latest lane that this one superseded: they are
+	// not written, their submitters are told this one's outcome.
+	also []item
 }
 
 // completion is one batch's callbacks with its outcome per uplink.
@@ -64,7 +67,12 @@ type Writer struct {
 	// "succeeded"). Presences, hellos and heartbeats carry nothing a command
 	// answer relies on, and the presence epoch rules only compare presences
 	// with each other, which keep their order in the normal lane.
-	pq      chan item
+	pq chan item
+	// latest is the lane of the uplinks of which only a modem's newest one
+	// counts: presences and hellos (latest.go). Pushing one never waits, so
+	// a reconnecting modem's connection is never held back behind a storm's
+	// backlog before its command subscription and its command answers.
+	latest  latestLane
 	omu     sync.Mutex
 	ordered map[int64]int
 	mu      sync.RWMutex // held for reading while sending to q; Close takes it for writing
@@ -101,12 +109,13 @@ func NewWriter(st store.Uplinks, cfg WriterConfig) *Writer {
 		cfg.MaxBatch = 512
 	}
 	return &Writer{st: st, cfg: cfg, q: make(chan item, cfg.QueueSize), pq: make(chan item, cfg.QueueSize),
+		latest:  newLatestLane(),
 		ordered: make(map[int64]int), stop: make(chan struct{}), done: make(chan struct{}),
 		completions: make(chan completion, 64), completed: make(chan struct{})}
 }
 
 // Depth is the number of uplinks waiting.
-func (w *Writer) Depth() int { return len(w.q) + len(w.pq) }
+func (w *Writer) Depth() int { return len(w.q) + len(w.pq) + w.latest.len() }
 
 // Submit queues up and waits until it is committed or ctx ends. A full queue
 // makes Submit wait (back-pressure on the modem's connection).
@@ -156,6 +165,9 @@ func (w *Writer) push(ctx context.Context, it item) error {
 	defer w.mu.RUnlock()
 	if w.shut {
 		return ErrClosed
+	}
+	if latestKind(it.up.Kind) {
+		return w.latest.push(ctx, it)
 	}
 	q := w.q
 	if orderedKind(it.up.Kind) {
@@ -216,6 +228,12 @@ func (w *Writer) Run() {
 		select {
 		case first = <-w.pq:
 		case first = <-w.q:
+		case <-w.latest.wake:
+			if batch = w.fill(batch[:0]); len(batch) > 0 {
+				w.commit(batch, ups[:0])
+				clear(batch)
+			}
+			continue
 		case <-w.stop:
 			// Close holds no more senders: drain what is left.
 			for {
@@ -234,9 +252,11 @@ func (w *Writer) Run() {
 }
 
 // fill adds to batch what waits: answers first (at most half a batch, so the
-// backlog always moves), then the normal lane, then answers again while there
-// is room. An answer in the priority lane has no earlier uplink of its modem
-// left uncommitted that it must follow (push), so placing it ahead is safe.
+// backlog always moves), then the latest lane and the normal lane sharing the
+// rest, then answers again while there is room. An answer in the priority
+// lane has no earlier uplink of its modem left uncommitted that it must
+// follow (push), so placing it ahead is safe; the latest lane holds nothing
+// an uplink of another lane depends on.
 func (w *Writer) fill(batch []item) []item {
 	take := func(q chan item, limit int) {
 		for len(batch) < limit {
@@ -249,7 +269,9 @@ func (w *Writer) fill(batch []item) []item {
 		}
 	}
 	take(w.pq, max(w.cfg.MaxBatch/2, 1))
+	batch = w.latest.take(batch, len(batch)+max((w.cfg.MaxBatch-len(batch))/2, 1))
 	take(w.q, w.cfg.MaxBatch)
+	batch = w.latest.take(batch, w.cfg.MaxBatch)
 	take(w.pq, w.cfg.MaxBatch)
 	return batch
 }
@@ -274,23 +296,33 @@ func (w *Writer) complete() {
 // ignores older epochs, so the result is the same). In a reconnect storm
 // every connect brings the broker's presence and the modem's own state.
 func coalesce(batch []item, ups []store.Uplink) []store.Uplink {
-	var newest map[int64]uint64 // modem → highest presence epoch seen so far, scanning backwards
+	type seen struct {
+		epoch uint64 // highest presence epoch of the modem so far, scanning backwards
+		kept  int    // index of the latest presence of the modem kept
+	}
+	var newest map[int64]seen
 	for i := len(batch) - 1; i >= 0; i-- {
 		u := batch[i].up
 		if u.Kind != store.UpPresence || u.Presence == nil {
 			continue
 		}
 		if newest == nil {
-			newest = make(map[int64]uint64)
+			newest = make(map[int64]seen)
 		}
-		e, seen := newest[u.ModemID]
-		if seen && batch[i].ff && e >= u.Presence.Epoch {
+		n, ok := newest[u.ModemID]
+		if ok && batch[i].ff && n.epoch >= u.Presence.Epoch {
 			batch[i].skip = true
+			// Its arrival still counts for last_seen: the kept one carries it.
+			if k := &batch[n.kept].up; u.Received.After(k.Received) {
+				k.Received = u.Received
+			}
 			continue
 		}
-		if !seen || u.Presence.Epoch > e {
-			newest[u.ModemID] = u.Presence.Epoch
+		if !ok {
+			n.kept = i
 		}
+		n.epoch = max(n.epoch, u.Presence.Epoch)
+		newest[u.ModemID] = n
 	}
 	for _, it := range batch {
 		if !it.skip {
@@ -342,14 +374,9 @@ func (w *Writer) commit(batch []item, ups []store.Uplink) {
 		if errs != nil {
 			e = errs[i]
 		}
-		switch {
-		case it.done != nil:
-			it.done <- e
-		case it.cb != nil:
-			c.cbs = append(c.cbs, it.cb)
-			if errs != nil {
-				c.errs = append(c.errs, e)
-			}
+		tell(&c, it, e, errs != nil)
+		for _, a := range it.also {
+			tell(&c, a, e, errs != nil)
 		}
 	}
 	if len(c.cbs) > 0 {
@@ -359,6 +386,20 @@ func (w *Writer) commit(batch []item, ups []store.Uplink) {
 	// After the submitters are told: an answer that arrives from now on may
 	// go ahead, this batch's uplinks are visible.
 	w.uncount(batch)
+}
+
+// tell passes e to the submitter of it: a Submit's channel now, a
+// SubmitAsync's callback through c (the completion goroutine).
+func tell(c *completion, it item, e error, each bool) {
+	switch {
+	case it.done != nil:
+		it.done <- e
+	case it.cb != nil:
+		c.cbs = append(c.cbs, it.cb)
+		if each {
+			c.errs = append(c.errs, e)
+		}
+	}
 }
 
 // Close stops accepting uplinks, waits until everything queued is written and

@@ -68,6 +68,12 @@ func presenceUp(modem int64, epoch uint64) store.Uplink {
 		Presence: &store.Presence{Online: true, Epoch: epoch}}
 }
 
+// heartbeatN is a heartbeat whose uptime n tells it apart.
+func heartbeatN(modem int64, n int) store.Uplink {
+	return store.Uplink{Kind: store.UpHeartbeat, ModemID: modem, Received: time.Now(),
+		Heartbeat: &store.Heartbeat{Uptime: int64(n)}}
+}
+
 func index(t *testing.T, order []string, s string) int {
 	t.Helper()
 	for i, o := range order {
@@ -79,9 +85,9 @@ func index(t *testing.T, order []string, s string) int {
 	return -1
 }
 
-// Behind a backlog of presences, a command's answers are written in the
+// Behind a backlog of heartbeats, a command's answers are written in the
 // first batch, in their order; an answer of a modem whose audit waits in the
-// backlog stays behind that audit; presences keep their order.
+// backlog stays behind that audit; heartbeats keep their order.
 func TestCommandAnswersGoFirst(t *testing.T) {
 	g := &gateStore{release: make(chan struct{})}
 	const backlog = 300
@@ -98,12 +104,12 @@ func TestCommandAnswersGoFirst(t *testing.T) {
 	require.Eventually(t, func() bool { return w.Depth() == 0 }, 5*time.Second, time.Millisecond)
 
 	for i := range backlog {
-		require.NoError(t, w.Enqueue(ctx, presenceUp(int64(i%50), uint64(i))))
+		require.NoError(t, w.Enqueue(ctx, heartbeatN(int64(i%50), i)))
 	}
 	submit(store.Uplink{Kind: store.UpAudit, ModemID: 7, Received: time.Now(),
 		Audit: &store.Audit{Port: 1, Time: time.Now(), Data: []byte("x")}})
 	for i := range backlog {
-		require.NoError(t, w.Enqueue(ctx, presenceUp(int64(50+i%50), uint64(i))))
+		require.NoError(t, w.Enqueue(ctx, heartbeatN(int64(50+i%50), backlog+i)))
 	}
 	submit(resultUp(5, "accepted"))
 	submit(resultUp(7, "succeeded")) // its audit waits in the backlog
@@ -113,23 +119,22 @@ func TestCommandAnswersGoFirst(t *testing.T) {
 	w.Close()
 
 	order := g.order()
-	// (Fire-and-forget presences may be coalesced away: not counted.)
 	first := len(g.batches[1])
 	a, b := index(t, order, "result/5/accepted"), index(t, order, "result/5/succeeded")
 	assert.Less(t, a, b, "answers of a command keep their order")
 	assert.Less(t, b, first, "answers of an idle modem are in the first batch")
 	assert.Less(t, index(t, order, "audit/7"), index(t, order, "result/7/succeeded"),
 		"an answer never overtakes its modem's audit")
-	// Presences of one modem stay in epoch order.
-	last := map[int64]uint64{}
+	// Heartbeats of one modem stay in order.
+	last := map[int64]int64{}
 	for _, b := range g.batches[1:] {
 		for _, u := range b {
-			if u.Kind != store.UpPresence {
+			if u.Kind != store.UpHeartbeat {
 				continue
 			}
-			e, seen := last[u.ModemID]
-			assert.True(t, !seen || u.Presence.Epoch > e, "presence order of modem %d", u.ModemID)
-			last[u.ModemID] = u.Presence.Epoch
+			n, seen := last[u.ModemID]
+			assert.True(t, !seen || u.Heartbeat.Uptime > n, "heartbeat order of modem %d", u.ModemID)
+			last[u.ModemID] = u.Heartbeat.Uptime
 		}
 	}
 	w.omu.Lock()
@@ -144,10 +149,10 @@ func TestPriorityLaneDoesNotStarve(t *testing.T) {
 	w := NewWriter(g, WriterConfig{MaxBatch: 16, QueueSize: 256})
 	go w.Run()
 	ctx := context.Background()
-	require.NoError(t, w.Enqueue(ctx, presenceUp(999, 1)))
+	require.NoError(t, w.Enqueue(ctx, heartbeatN(999, 1)))
 	require.Eventually(t, func() bool { return w.Depth() == 0 }, 5*time.Second, time.Millisecond)
 	for i := range 100 {
-		require.NoError(t, w.Enqueue(ctx, presenceUp(int64(i), 1)))
+		require.NoError(t, w.Enqueue(ctx, heartbeatN(int64(i), 1)))
 		require.NoError(t, w.Enqueue(ctx, resultUp(int64(1000+i), "succeeded")))
 	}
 	close(g.release)
@@ -155,7 +160,7 @@ func TestPriorityLaneDoesNotStarve(t *testing.T) {
 	for i, b := range g.batches[1:] {
 		normal := 0
 		for _, u := range b {
-			if u.Kind == store.UpPresence {
+			if u.Kind == store.UpHeartbeat {
 				normal++
 			}
 		}

@@ -246,13 +246,13 @@ func TestCoalescePresence(t *testing.T) {
 func TestCoalesceStored(t *testing.T) {
 	db, mid := openDB(t)
 	w := NewWriter(db, WriterConfig{})
+	go w.Run()
 	for e := uint64(1); e <= 20; e++ {
 		if err := w.Enqueue(context.Background(), store.Uplink{Kind: store.UpPresence, ModemID: mid, Received: time.Now(),
 			Presence: &store.Presence{Online: e%2 == 0, Epoch: e}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	go w.Run()
 	w.Close()
 	m, err := db.GetModem(context.Background(), mid)
 	if err != nil {

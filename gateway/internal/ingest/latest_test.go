@@ -1,0 +1,185 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"vendgate/gateway/internal/store"
+	"vendgate/gateway/internal/store/sqlite"
+)
+
+func helloUp(modem int64, firmware, phone string, at time.Time) store.Uplink {
+	return store.Uplink{Kind: store.UpHello, ModemID: modem, Received: at,
+		Hello: &store.Hello{Firmware: firmware, Phone: phone, Bus: "mdb", HBInterval: 30}}
+}
+
+// With the normal lane full and the writer stuck in the store, presences and
+// hellos are still taken at once (a reconnecting modem's read loop goes on),
+// while a heartbeat waits for room.
+func TestLatestLaneNeverWaits(t *testing.T) {
+	g := &gateStore{release: make(chan struct{})}
+	w := NewWriter(g, WriterConfig{MaxBatch: 8, QueueSize: 4})
+	go w.Run()
+	ctx := context.Background()
+	require.NoError(t, w.Enqueue(ctx, heartbeatN(999, 1)))
+	require.Eventually(t, func() bool { return w.Depth() == 0 }, 5*time.Second, time.Millisecond)
+	for i := range 4 {
+		require.NoError(t, w.Enqueue(ctx, heartbeatN(int64(i), 1)))
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, w.Enqueue(short, heartbeatN(5, 1)), context.DeadlineExceeded, "the normal lane is full")
+
+	var told atomic.Int64
+	const modems = 2000
+	now := time.Now()
+	for m := range int64(modems) {
+		require.NoError(t, w.Enqueue(short, presenceUp(m, 1)))
+		require.NoError(t, w.SubmitAsync(short, presenceUp(m, 1), func(err error) { assert.NoError(t, err); told.Add(1) }))
+		require.NoError(t, w.SubmitAsync(short, helloUp(m, "fw", "", now), func(err error) { assert.NoError(t, err); told.Add(1) }))
+	}
+	assert.Equal(t, 4+2*modems, w.Depth(), "one waiting presence and one hello per modem")
+	close(g.release)
+	w.Close()
+	assert.EqualValues(t, 2*modems, told.Load(), "every submitter told once")
+	written := 0
+	for _, b := range g.batches[1:] {
+		written += len(b)
+	}
+	assert.Equal(t, 4+2*modems, written, "merged presences written once")
+}
+
+// A modem whose waiting uplink carries maxAlso merged ones goes to the
+// normal lane: it waits there like any other uplink.
+func TestLatestLaneBounded(t *testing.T) {
+	g := &gateStore{release: make(chan struct{})}
+	w := NewWriter(g, WriterConfig{MaxBatch: 8, QueueSize: 1})
+	go w.Run()
+	ctx := context.Background()
+	require.NoError(t, w.Enqueue(ctx, heartbeatN(999, 1)))
+	require.Eventually(t, func() bool { return w.Depth() == 0 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, w.Enqueue(ctx, heartbeatN(1, 1))) // the normal lane is full
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	for i := range maxAlso + 1 {
+		require.NoError(t, w.SubmitAsync(short, helloUp(7, fmt.Sprint(i), "", time.Now()), func(error) {}), "hello %d", i)
+	}
+	require.ErrorIs(t, w.SubmitAsync(short, helloUp(7, "late", "", time.Now()), func(error) { t.Error("told") }),
+		context.DeadlineExceeded)
+	close(g.release)
+	w.Close()
+}
+
+// gatedDB is a real store whose first batch waits for release, so that what
+// is pushed meanwhile waits in the lanes and merges.
+type gatedDB struct {
+	*sqlite.DB
+	release chan struct{}
+	once    sync.Once
+}
+
+func (g *gatedDB) ApplyUplinks(ctx context.Context, ups []store.Uplink) error {
+	g.once.Do(func() { <-g.release })
+	return g.DB.ApplyUplinks(ctx, ups)
+}
+
+// Writing random presences and hellos through the lane, merged while the
+// writer is held up, leaves every modem's row exactly as writing them one by
+// one in arrival order does.
+func TestLatestLaneSameAsInOrder(t *testing.T) {
+	ctx := context.Background()
+	for seed := range uint64(8) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			merged, _ := openDB(t)
+			plain, _ := openDB(t)
+			const modems = 4
+			var ids, plainIDs []int64
+			for i := range modems {
+				for _, db := range []*sqlite.DB{merged, plain} {
+					m := &store.Modem{CompanyID: store.DefaultCompanyID, IMEI: fmt.Sprintf("35693803564%04d", i),
+						PasswordHash: "x", CreatedAt: time.Now()}
+					require.NoError(t, db.CreateModem(ctx, m))
+					if db == merged {
+						ids = append(ids, m.ID)
+					} else {
+						plainIDs = append(plainIDs, m.ID)
+					}
+				}
+			}
+			rng := rand.New(rand.NewPCG(seed, 1))
+			base := time.UnixMilli(1_790_000_000_000)
+			var ups []store.Uplink
+			for i := range 300 {
+				m := rng.IntN(modems)
+				at := base.Add(time.Duration(rng.IntN(1000)) * time.Millisecond) // not monotonic on purpose
+				if rng.IntN(2) == 0 {
+					u := presenceUp(int64(m), uint64(1+rng.IntN(5)))
+					u.Presence.Online = rng.IntN(2) == 0
+					u.Received = at
+					ups = append(ups, u)
+				} else {
+					phone := ""
+					if rng.IntN(3) == 0 {
+						phone = fmt.Sprint("+7", rng.IntN(100))
+					}
+					ups = append(ups, helloUp(int64(m), fmt.Sprint("fw", i), phone, at))
+				}
+			}
+
+			g := &gatedDB{DB: merged, release: make(chan struct{})}
+			w := NewWriter(g, WriterConfig{MaxBatch: 16})
+			go w.Run()
+			var told atomic.Int64
+			// The gate opens before a push that would wait for room: up to
+			// then everything merges while the writer is held up.
+			pushed := map[latestKey]int{}
+			released := false
+			for i, u := range ups {
+				u.ModemID = ids[u.ModemID]
+				if k := (latestKey{u.ModemID, u.Kind}); !released {
+					if pushed[k]++; pushed[k] > maxAlso+1 {
+						close(g.release)
+						released = true
+					}
+				}
+				var err error
+				if i%3 == 0 {
+					err = w.Enqueue(ctx, u)
+					told.Add(1)
+				} else {
+					err = w.SubmitAsync(ctx, u, func(err error) { assert.NoError(t, err); told.Add(1) })
+				}
+				require.NoError(t, err)
+			}
+			if !released {
+				close(g.release)
+			}
+			w.Close()
+			require.EqualValues(t, len(ups), told.Load())
+
+			// One transaction applies its uplinks one by one, in order.
+			inOrder := make([]store.Uplink, len(ups))
+			for i, u := range ups {
+				u.ModemID = plainIDs[u.ModemID]
+				inOrder[i] = u
+			}
+			require.NoError(t, plain.ApplyUplinks(ctx, inOrder))
+			for i := range modems {
+				a, err := merged.GetModem(ctx, ids[i])
+				require.NoError(t, err)
+				b, err := plain.GetModem(ctx, plainIDs[i])
+				require.NoError(t, err)
+				assert.Equal(t, [4]any{b.Online, b.Epoch, b.Firmware, b.Phone}, [4]any{a.Online, a.Epoch, a.Firmware, a.Phone}, "modem %d", i)
+				assert.True(t, a.LastSeen.Equal(b.LastSeen), "modem %d last seen %v, want %v", i, a.LastSeen, b.LastSeen)
+			}
+		})
+	}
+}
