@@ -91,6 +91,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 	g.cmds = command.New(db, publisher{g}, g.m, command.Config{
 		AckTimeout: time.Duration(cfg.AckTimeout), ExecTimeout: time.Duration(cfg.ExecTimeout),
 		MaxAttempts: cfg.CommandAttempts, DefaultTTL: time.Duration(cfg.CommandTTL), Logger: log.With("part", "command"),
+		// A dispatch waits for its mark-sent to commit, and the marks of
+		// concurrent dispatches share one transaction: with 4 workers a
+		// reconnect storm sent 4 queued commands per commit while the writer
+		// was busy with the storm's rows. Idle workers cost a parked goroutine.
+		Workers: 64,
 	})
 	g.w.OnAnswers(g.cmds.AnswersCommitted) // commands end without reading their row back
 	h := &ingest.Handler{W: g.w, Store: db, Commands: g.cmds, Count: g.m, Audit: checkAudit, Log: log.With("part", "ingest")}
