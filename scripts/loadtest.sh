@@ -22,7 +22,8 @@
 #   LOADTEST_STORM_PROCS  GOMAXPROCS of the storm phase's fleet (default: all cores): on one P the fleet itself
 #                         bounds how fast 19,000 modems can reconnect (gateway 12.1-12.8 s back on 1 P, 8.4 s on 2)
 #   LOADTEST_PROFILE=1    gateway with --pprof-listen; 10 s CPU profiles of the throughput, commands and storm
-#                         phases saved as bin/loadtest-<phase>.pprof (go tool pprof -top bin/vendgate bin/loadtest-commands.pprof)
+#                         phases saved as bin/loadtest-<phase>.pprof (go tool pprof -top bin/vendgate bin/loadtest-commands.pprof);
+#                         the storm's fleets' own profiles as bin/loadtest-storm-fleet-<target>.pprof
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -190,7 +191,9 @@ phase_commands() {  # on the running hb fleet (CMD_MODEMS <= HB_MODEMS)
 }
 phase_storm() {  # restart the target with N modems connected
   local target=$1 broker=$2
-  VE="env GOMAXPROCS=${LOADTEST_STORM_PROCS:-$(nproc)} ${LOADTEST_BIN:-bin}/vendemu" fleet storm "$broker" "$N" 0 600 --hb 30s
+  local fprof=()
+  [ -n "${LOADTEST_PROFILE:-}" ] && fprof=(--cpuprofile "bin/loadtest-storm-fleet-$target.pprof")
+  VE="env GOMAXPROCS=${LOADTEST_STORM_PROCS:-$(nproc)} ${LOADTEST_BIN:-bin}/vendemu" fleet storm "$broker" "$N" 0 600 --hb 30s "${fprof[@]}"
   wait_connected "$N" 180 storm || { result "storm $target: not all connected before the restart"; stop_fleet storm; return; }
   sleep 3
   local t0 t1

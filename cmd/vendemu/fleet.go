@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -33,6 +34,7 @@ func runFleet(ctx context.Context, args []string, e env) int {
 	flood := fs.Int("flood", 0, "raw client: each modem keeps this many QoS 1 events in flight back to back (throughput test)")
 	dialPar := fs.Int("dial-parallel", 256, "raw client: connection attempts at once")
 	drain := fs.Duration("drain", 3*time.Second, "raw client: at the end wait this long at most for outstanding PUBACKs")
+	cpuProfile := fs.String("cpuprofile", "", "write the fleet's own CPU profile of the whole run to FILE (go tool pprof): what the load tool costs on the cores it shares")
 	if code, ok := parse(fs, args, e); !ok {
 		return code
 	}
@@ -94,6 +96,14 @@ func runFleet(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "vendemu fleet: %d modems need more than the open-file limit %d allows (one socket each)\n", *n, limit)
 		return 2
 	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(e.stderr, "vendemu fleet:", err)
+			return 2
+		}
+		defer stop()
+	}
 	sum, err := fleet.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "vendemu fleet:", err)
@@ -101,6 +111,20 @@ func runFleet(ctx context.Context, args []string, e env) int {
 	}
 	fmt.Fprint(e.stdout, sum)
 	return 0
+}
+
+// startCPUProfile starts profiling the process into path; stop ends it and
+// closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // loopbackBroker reports whether the broker URL names a 127.x address or localhost.
