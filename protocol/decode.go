@@ -71,9 +71,15 @@ func firstByte(b []byte) byte {
 }
 
 // member is one member of a JSON object: its name (unescaped) and raw value.
+// dup records that the name occurred more than once: encoding/json decodes
+// every occurrence into the same field, so an earlier occurrence can still
+// fail the decode (wrong type) or leave a value behind (a nested object's
+// member the last occurrence lacks); the fast decoders leave such objects
+// to encoding/json.
 type member struct {
 	name []byte
 	raw  json.RawMessage
+	dup  bool
 }
 
 // members are an object's members, each name once (the last occurrence wins,
@@ -183,10 +189,11 @@ func (ms members) set(name []byte, raw []byte) members {
 	for i := range ms {
 		if bytes.Equal(ms[i].name, name) {
 			ms[i].raw = raw
+			ms[i].dup = true
 			return ms
 		}
 	}
-	return append(ms, member{name, raw})
+	return append(ms, member{name: name, raw: raw})
 }
 
 // The skip functions walk JSON already known to be valid.
@@ -257,17 +264,27 @@ func syntaxDetail(err error) string {
 // object and checks its member set. Absent or null raw is treated as {} when
 // nullOK, so required members are then reported missing.
 func parseNested(c Class, prefix string, raw json.RawMessage, spec []field, nullOK bool) error {
+	_, err := parseNestedInto(nil, c, prefix, raw, spec, nullOK)
+	return err
+}
+
+// parseNestedInto is parseNested returning the members, appended to buf
+// (nil: a new slice), for a fast decoder to read.
+func parseNestedInto(buf members, c Class, prefix string, raw json.RawMessage, spec []field, nullOK bool) (members, error) {
 	if nullOK && (len(raw) == 0 || string(raw) == "null") {
 		raw = json.RawMessage("{}")
 	}
 	if firstByte(raw) != '{' {
-		return newErr(c, strings.TrimSuffix(prefix, "."), ErrInvalidValue, "not a JSON object")
+		return nil, newErr(c, strings.TrimSuffix(prefix, "."), ErrInvalidValue, "not a JSON object")
 	}
-	m, err := objectMembers(raw)
+	m, err := objectMembersInto(buf, raw)
 	if err != nil {
-		return newErr(c, strings.TrimSuffix(prefix, "."), ErrSyntax, syntaxDetail(err))
+		return nil, newErr(c, strings.TrimSuffix(prefix, "."), ErrSyntax, syntaxDetail(err))
 	}
-	return checkMembers(c, prefix, m, spec)
+	if err := checkMembers(c, prefix, m, spec); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // checkMembers refuses members not in spec (exact, case-sensitive names: the
@@ -332,6 +349,15 @@ func unmarshal(c Class, prefix string, b []byte, dst any) error {
 	return newErr(c, strings.TrimSuffix(prefix, "."), ErrSyntax, syntaxDetail(err))
 }
 
+// unmarshalNew is unmarshal into a new T: the encoding/json fallback of the
+// fast decoders. Only this T escapes to the heap (unmarshal takes an any), so
+// the fast path's value stays on the caller's stack.
+func unmarshalNew[T any](c Class, b []byte) (T, error) {
+	var v T
+	err := unmarshal(c, "", b, &v)
+	return v, err
+}
+
 // compactRaw normalises a free-form member: null becomes absent, anything else
 // is compacted, so that a decoded value re-encodes to the same bytes.
 func compactRaw(raw json.RawMessage) json.RawMessage {
@@ -347,18 +373,28 @@ func compactRaw(raw json.RawMessage) json.RawMessage {
 
 // DecodeHello decodes and validates a hello payload. The caller must check
 // Hello.IMEI against the topic's IMEI (MatchTopic does).
-func DecodeHello(b []byte) (Hello, error) {
-	m, err := parseTop(ClassHello, b, helloFields)
+func DecodeHello(b []byte) (Hello, error) { return decodeHello(b, true) }
+
+// decodeHello is DecodeHello; fast false always uses encoding/json (the
+// reference FuzzFastDecode compares with). Every hello of a fleet arrives
+// within seconds of a gateway restart, so it takes the typed fast path too.
+func decodeHello(b []byte, fast bool) (Hello, error) {
+	var buf [16]member // the 13 members of a hello fit
+	m, err := parseTopInto(buf[:0], ClassHello, b, helloFields)
 	if err != nil {
 		return Hello{}, err
 	}
 	cashless, _ := m.get("cashless")
-	if err := parseNested(ClassHello, "cashless.", cashless, cashlessFields, false); err != nil {
+	var cbuf [4]member
+	cm, err := parseNestedInto(cbuf[:0], ClassHello, "cashless.", cashless, cashlessFields, false)
+	if err != nil {
 		return Hello{}, err
 	}
 	var h Hello
-	if err := unmarshal(ClassHello, "", b, &h); err != nil {
-		return Hello{}, err
+	if !fast || !fastHello(m, cm, &h) {
+		if h, err = unmarshalNew[Hello](ClassHello, b); err != nil {
+			return Hello{}, err
+		}
 	}
 	if len(h.Caps) == 0 {
 		h.Caps = nil
@@ -370,13 +406,20 @@ func DecodeHello(b []byte) (Hello, error) {
 }
 
 // DecodeState decodes and validates a state payload (also the Last Will).
-func DecodeState(b []byte) (State, error) {
-	if _, err := parseTop(ClassState, b, stateFields); err != nil {
+func DecodeState(b []byte) (State, error) { return decodeState(b, true) }
+
+// decodeState is DecodeState; fast false always uses encoding/json.
+func decodeState(b []byte, fast bool) (State, error) {
+	var buf [8]member // the 6 members of a state fit
+	m, err := parseTopInto(buf[:0], ClassState, b, stateFields)
+	if err != nil {
 		return State{}, err
 	}
 	var s State
-	if err := unmarshal(ClassState, "", b, &s); err != nil {
-		return State{}, err
+	if !fast || !fastState(m, &s) {
+		if s, err = unmarshalNew[State](ClassState, b); err != nil {
+			return State{}, err
+		}
 	}
 	if err := validateState(&s); err != nil {
 		return State{}, err
@@ -397,8 +440,7 @@ func decodeHeartbeat(b []byte, fast bool) (Heartbeat, error) {
 	}
 	var h Heartbeat
 	if !fast || !fastHeartbeat(m, &h) {
-		h = Heartbeat{}
-		if err := unmarshal(ClassHeartbeat, "", b, &h); err != nil {
+		if h, err = unmarshalNew[Heartbeat](ClassHeartbeat, b); err != nil {
 			return Heartbeat{}, err
 		}
 	}
@@ -421,8 +463,7 @@ func decodeEvent(b []byte, fast bool) (Event, error) {
 	}
 	var e Event
 	if !fast || !fastEvent(m, &e) {
-		e = Event{}
-		if err := unmarshal(ClassEvent, "", b, &e); err != nil {
+		if e, err = unmarshalNew[Event](ClassEvent, b); err != nil {
 			return Event{}, err
 		}
 	}

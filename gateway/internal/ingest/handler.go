@@ -169,10 +169,27 @@ func (h *Handler) decode(c broker.Conn, topic string, payload []byte) (store.Upl
 		return store.Uplink{}, t.Class, broker.ErrDrop
 	}
 	// The hot classes (events are the load run's flood; heartbeats and
-	// events most of a real fleet's traffic) are decoded by their typed
-	// functions, which saves boxing the message into protocol.Decode's
-	// interface, an allocation per uplink.
+	// events most of a real fleet's traffic; states and hellos every modem
+	// sends after a connect, so all at once after a gateway restart) are
+	// decoded by their typed functions, which saves boxing the message into
+	// protocol.Decode's interface, an allocation per uplink.
 	switch t.Class {
+	case protocol.ClassState:
+		m, err := protocol.DecodeState(payload)
+		if err != nil {
+			return drop(protocol.Reason(err), err)
+		}
+		return stateUplink(c, m, time.Now()), t.Class, nil
+	case protocol.ClassHello:
+		m, err := protocol.DecodeHello(payload)
+		if err != nil {
+			return drop(protocol.Reason(err), err)
+		}
+		up, err := helloUplink(c, m, time.Now())
+		if err != nil {
+			return drop("invalid_value", err)
+		}
+		return up, t.Class, nil
 	case protocol.ClassEvent:
 		m, err := protocol.DecodeEvent(payload)
 		if err != nil {
@@ -194,18 +211,11 @@ func (h *Handler) decode(c broker.Conn, topic string, payload []byte) (store.Upl
 	up := store.Uplink{ModemID: c.ModemID, Received: now}
 	switch m := msg.(type) {
 	case protocol.Hello:
-		if m.IMEI != c.IMEI {
-			return drop("invalid_value", errors.New("hello imei differs from the topic"))
+		if up, err = helloUplink(c, m, now); err != nil {
+			return drop("invalid_value", err)
 		}
-		up.Kind = store.UpHello
-		up.Hello = &store.Hello{ICCID: m.ICCID, HWVersion: m.HWVersion, BootVersion: m.BootVersion,
-			Firmware: m.Firmware, Phone: m.Phone, Bus: string(m.Bus), CashlessOn: m.Cashless.Enabled,
-			CashlessAddr: m.Cashless.Address, HBInterval: m.HBInterval, Caps: m.Caps}
 	case protocol.State:
-		// The broker's connection events are authoritative for presence; a state
-		// message only counts as a sign of life, or as a clean "going offline".
-		up.Kind = store.UpPresence
-		up.Presence = &store.Presence{Online: m.Online, Epoch: epoch(c), Reason: m.Reason}
+		up = stateUplink(c, m, now)
 	case protocol.Heartbeat:
 		up = heartbeatUplink(c, m, now)
 	case protocol.Event:
@@ -238,6 +248,26 @@ func (h *Handler) decode(c broker.Conn, topic string, payload []byte) (store.Upl
 		return drop("topic", errors.New("not an uplink"))
 	}
 	return up, t.Class, nil
+}
+
+// helloUplink is the Uplink of a decoded hello; an error when the hello
+// names another IMEI than its topic's (the connection's).
+func helloUplink(c broker.Conn, m protocol.Hello, now time.Time) (store.Uplink, error) {
+	if m.IMEI != c.IMEI {
+		return store.Uplink{}, errors.New("hello imei differs from the topic")
+	}
+	return store.Uplink{Kind: store.UpHello, ModemID: c.ModemID, Received: now,
+		Hello: &store.Hello{ICCID: m.ICCID, HWVersion: m.HWVersion, BootVersion: m.BootVersion,
+			Firmware: m.Firmware, Phone: m.Phone, Bus: string(m.Bus), CashlessOn: m.Cashless.Enabled,
+			CashlessAddr: m.Cashless.Address, HBInterval: m.HBInterval, Caps: m.Caps}}, nil
+}
+
+// stateUplink is the Uplink of a decoded state. The broker's connection
+// events are authoritative for presence; a state message only counts as a
+// sign of life, or as a clean "going offline", in the connection's epoch.
+func stateUplink(c broker.Conn, m protocol.State, now time.Time) store.Uplink {
+	return store.Uplink{Kind: store.UpPresence, ModemID: c.ModemID, Received: now,
+		Presence: &store.Presence{Online: m.Online, Epoch: epoch(c), Reason: m.Reason}}
 }
 
 // heartbeatUplink is the Uplink of a decoded heartbeat.
