@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"vendgate/gateway/internal/store"
@@ -45,16 +44,21 @@ const (
 	qLastSale  = `UPDATE machines SET last_sale = max(last_sale, ?) WHERE id = ?`
 	qAuditTime = `UPDATE machines SET last_acquired_report = max(last_acquired_report, ?1),
 		last_report = CASE WHEN ?2 THEN max(last_report, ?1) ELSE last_report END WHERE id = ?3`
-	qResultGet = `SELECT modem_id, state FROM commands WHERE id = ?`
-	qResultSet = `UPDATE commands SET state = ?, status = ?, code = ?, message = ?, result = coalesce(?, result),
-		acked_at = CASE WHEN ? AND acked_at = 0 THEN ? ELSE acked_at END,
-		done_at = CASE WHEN ? THEN ? ELSE done_at END
-		WHERE id = ?`
+	// One statement moves a command on: the WHERE clause ignores an answer
+	// to a command of another modem, an unknown one and one already final.
+	// ?1 is the next state (NULL: an unknown status leaves it alone); ?6 the
+	// result of an acknowledgement absorbed into this final answer (pairAnswers).
+	qResult = `UPDATE commands SET state = coalesce(?1, state), status = ?2, code = ?3, message = ?4,
+		result = coalesce(?5, ?6, result),
+		acked_at = CASE WHEN ?7 AND acked_at = 0 THEN ?8 ELSE acked_at END,
+		done_at = CASE WHEN ?9 THEN ?10 ELSE done_at END
+		WHERE id = ?11 AND modem_id = ?12
+		AND state NOT IN ('succeeded', 'failed', 'rejected', 'expired', 'timed_out')`
 )
 
 // uplinkQueries are prepared at Open.
 var uplinkQueries = []string{qModems, qTouch, qTouchAll, qHello, qPresence, qHeartbeat, qEvent, qVend, qAudit,
-	qLastSale, qAuditTime, qResultGet, qResultSet, qListStamp}
+	qLastSale, qAuditTime, qResult, qListStamp}
 
 // modemState is what one batch learned about a modem.
 type modemState struct {
@@ -75,6 +79,11 @@ type batch struct {
 	modems map[int64]*modemState
 	order  []int64
 	stamp  int64 // machine list change stamp of the batch's presences; 0: not taken yet
+
+	ups      []store.Uplink
+	i        int          // index in ups of the uplink being applied
+	absorbed map[int]bool // pairAnswers
+	ackOf    map[int]absorbedAcks
 }
 
 func (b *batch) stmt(q string) (*sql.Stmt, error) {
@@ -195,7 +204,10 @@ func (d *DB) ApplyUplinks(ctx context.Context, ups []store.Uplink) error {
 		if err := b.load(ups); err != nil {
 			return dbErr("apply uplinks: load modems", err)
 		}
+		b.ups = ups
+		b.absorbed, b.ackOf = pairAnswers(ups)
 		for i := range ups {
+			b.i = i
 			if err := b.apply(&ups[i]); err != nil {
 				return dbErr(fmt.Sprintf("apply uplinks: uplink %d (kind %d, modem %d)", i, ups[i].Kind, ups[i].ModemID), err)
 			}
@@ -279,6 +291,9 @@ func (b *batch) apply(u *store.Uplink) error {
 		}
 
 	case store.UpResult:
+		if b.absorbed[b.i] {
+			return nil // its final answer, later in the batch, writes it
+		}
 		err = b.result(u.ModemID, recv, u.Result)
 	}
 	return err
@@ -309,31 +324,82 @@ func inserted(res sql.Result) bool {
 	return err == nil && n > 0
 }
 
-// result moves a command along its state machine (see store.Commands).
+// result moves a command along its state machine (see store.Commands),
+// together with the acknowledgements this answer absorbed (pairAnswers).
 func (b *batch) result(modemID, at int64, r *store.CommandResult) error {
-	s, err := b.stmt(qResultGet)
-	if err != nil {
-		return err
+	next, acked, done := resultState("", r.Status)
+	var state, ackResult any
+	if next != "" {
+		state = string(next)
 	}
-	var (
-		owner int64
-		state string
-	)
-	err = s.QueryRowContext(b.ctx, r.CommandID).Scan(&owner, &state)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil // unknown command: a late answer to something we never stored
+	ackAt := at
+	if a, ok := b.ackOf[b.i]; ok {
+		acked, ackAt = true, ms(b.ups[a.first].Received)
+		if a.result >= 0 {
+			ackResult = rawJSON(b.ups[a.result].Result.Result)
+		}
 	}
-	if err != nil {
-		return err
-	}
-	cur := store.CommandState(state)
-	if owner != modemID || cur.Terminal() {
-		return nil
-	}
-	next, ack, done := resultState(cur, r.Status)
-	_, err = b.exec(qResultSet, string(next), r.Status, r.Code, r.Message, rawJSON(r.Result),
-		b2i(ack), at, b2i(done), at, r.CommandID)
+	_, err := b.exec(qResult, state, r.Status, r.Code, r.Message, rawJSON(r.Result), ackResult,
+		b2i(acked), ackAt, b2i(done), at, r.CommandID, modemID)
 	return err
+}
+
+// absorbedAcks is what the acknowledgements absorbed by one final answer
+// leave behind: when the first came (acked_at), and the result of the last
+// one that carried a result (kept when the final answer carries none).
+type absorbedAcks struct {
+	first  int // index of the earliest
+	result int // index of the latest with a result; -1: none
+}
+
+// pairAnswers finds, in a batch, the acknowledgements (accepted,
+// in_progress) that a final answer of the same command and modem later in
+// the batch makes moot: applied in order, the final answer overwrites
+// everything they wrote except when the command was first acknowledged, and
+// the result when the final one carries none. absorbed holds such
+// acknowledgements' indexes; ackOf maps the final answer's index to what its
+// acknowledgements leave. A modem answers "accepted" and "succeeded" back to
+// back, so under load both usually share a batch: one statement instead of
+// two (issue #7).
+func pairAnswers(ups []store.Uplink) (absorbed map[int]bool, ackOf map[int]absorbedAcks) {
+	var final map[string]int // command → index of its first final answer after the scan position
+	for i := len(ups) - 1; i >= 0; i-- {
+		u := &ups[i]
+		if u.Kind != store.UpResult || u.Result == nil {
+			continue
+		}
+		next, acked, done := resultState("", u.Result.Status)
+		switch {
+		case done:
+			if final == nil {
+				final = make(map[string]int)
+			}
+			final[u.Result.CommandID] = i
+		case next == "":
+			// An unknown status writes status and result in between:
+			// acknowledgements before it are applied as they are.
+			delete(final, u.Result.CommandID)
+		case acked:
+			j, ok := final[u.Result.CommandID]
+			if !ok || ups[j].ModemID != u.ModemID {
+				continue
+			}
+			if absorbed == nil {
+				absorbed, ackOf = make(map[int]bool), make(map[int]absorbedAcks)
+			}
+			absorbed[i] = true
+			a, seen := ackOf[j]
+			if !seen {
+				a.result = -1
+			}
+			a.first = i // scanning backwards: the earliest stays
+			if a.result < 0 && len(u.Result.Result) > 0 {
+				a.result = i // the latest with a result
+			}
+			ackOf[j] = a
+		}
+	}
+	return absorbed, ackOf
 }
 
 // resultState maps a protocol status to the command's next state: accepted and
