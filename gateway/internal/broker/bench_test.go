@@ -19,6 +19,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/stretchr/testify/require"
 
+	"vendgate/internal/proccpu"
 	"vendgate/protocol"
 )
 
@@ -281,4 +282,41 @@ func idleConnMemory(b *testing.B, n int, auth Authenticator) {
 	b.ReportMetric(perConn(after.HeapInuse+after.StackInuse, before.HeapInuse+before.StackInuse), "KB/conn")
 	b.ReportMetric((rss-rss0)/float64(n)/1024, "rssKB/conn")
 	b.ReportMetric(float64(runtime.NumGoroutine()-g0)/float64(n), "goroutines/conn")
+}
+
+// BenchmarkConnect connects n modems at once (CONNECT, CONNACK, SUBSCRIBE,
+// SUBACK; 64 dialing at a time) and reports the process CPU per connection,
+// the clients' share included: a reconnect storm's cost per modem on the
+// broker side. Compare figures of this benchmark with each other.
+func BenchmarkConnect(b *testing.B) {
+	const n, par = 2000, 64
+	var cpu time.Duration
+	conns := 0
+	for b.Loop() {
+		b.StopTimer()
+		br, err := New(Config{Listen: "127.0.0.1:0", Logger: quietLogger()}, acceptAll{}, nopHandler{})
+		require.NoError(b, err)
+		require.NoError(b, br.Start())
+		cs := make([]net.Conn, n)
+		cpu0 := proccpu.Used()
+		b.StartTimer()
+		var wg sync.WaitGroup
+		for p := range par {
+			wg.Go(func() {
+				for i := p; i < n; i += par {
+					cs[i] = dialModem(b, br.Addr().String(), benchIMEI(i), true)
+				}
+			})
+		}
+		wg.Wait()
+		b.StopTimer()
+		cpu += proccpu.Used() - cpu0
+		conns += n
+		for _, c := range cs {
+			_ = c.Close()
+		}
+		br.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/float64(conns), "cpu-µs/conn")
 }
