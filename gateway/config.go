@@ -58,7 +58,7 @@ type Config struct {
 	MaxClients     int      `json:"max_clients"`     // connections at most (19000)
 	WritesPending  int      `json:"writes_pending"`  // outbound packets queued per modem (64)
 
-	IngestQueue int `json:"ingest_queue"` // uplinks waiting for the store at most (8192)
+	IngestQueue int `json:"ingest_queue"` // uplinks waiting for the store at most (8192), besides each modem's newest presence and hello
 	IngestBatch int `json:"ingest_batch"` // uplinks per transaction at most (512)
 
 	LogLevel string `json:"log_level"` // debug, info, warn, error (info)
