@@ -15,12 +15,6 @@ type modemTargetReader interface {
 	ModemTarget(ctx context.Context, modemID int64) (companyID, vmID int64, err error)
 }
 
-// modemMachineReader is a store that reads a modem and the id of its machine
-// together (the sqlite store's ModemAndMachine).
-type modemMachineReader interface {
-	ModemAndMachine(ctx context.Context, modemID int64) (store.Modem, int64, error)
-}
-
 // setTarget returns the id of the machine of the modem of POST
 // /v2/modems/{id}/set (0: none), not found when the caller does not see the
 // modem. A caller who sees the whole company needs no machine to decide, so
@@ -40,20 +34,6 @@ func (s *server) setTarget(r *http.Request, sess *session, id int64) (int64, err
 			}
 			s.modemCos.put(id, company)
 			if company != sess.User.CompanyID {
-				return 0, errNotFound(msgModemNotFound)
-			}
-			return vmID, nil
-		}
-		if mm, ok := s.cfg.Store.(modemMachineReader); ok {
-			m, vmID, err := mm.ModemAndMachine(r.Context(), id)
-			if errors.Is(err, store.ErrNotFound) {
-				return 0, errNotFound(msgModemNotFound)
-			}
-			if err != nil {
-				return 0, err
-			}
-			s.modemCos.put(m.ID, m.CompanyID)
-			if m.CompanyID != sess.User.CompanyID {
 				return 0, errNotFound(msgModemNotFound)
 			}
 			return vmID, nil

@@ -4,9 +4,9 @@ import "context"
 
 // ModemTarget returns the company of the modem with that id and the id of the
 // machine it is installed in (0: none), store.ErrNotFound when there is no
-// such modem. It is ModemAndMachine narrowed to the two columns POST
-// /v2/modems/{id}/set needs for an admin: the driver's cost is per column
-// read, and the modem row has two dozen.
+// such modem: in one read, the two columns POST /v2/modems/{id}/set needs for
+// an admin (the driver's cost is per column read, and the modem row has two
+// dozen).
 func (d *DB) ModemTarget(ctx context.Context, modemID int64) (companyID, vmID int64, err error) {
 	r, err := d.reader()
 	if err != nil {
