@@ -34,27 +34,10 @@ func BenchmarkDecodeHeartbeat(b *testing.B) {
 // one with a small payload; "json" is the encoding/json path the typed fast
 // path replaces.
 func BenchmarkDecodeEvent(b *testing.B) {
-	for _, tt := range []struct{ name, payload string }{
+	benchDecode(b, []benchPayload{
 		{"flood", `{"v":1,"id":"f-1732560000-123456","ts":1732560060000,"code":"LOADTEST","time":1732560060000}`},
 		{"payload", `{"v":1,"id":"e-000019","ts":1732560060000,"code":"EA1A","time":1732560060000,"payload":{"n":19}}`},
-	} {
-		for _, fast := range []bool{true, false} {
-			name := tt.name + "/fast"
-			if !fast {
-				name = tt.name + "/json"
-			}
-			b.Run(name, func(b *testing.B) {
-				payload := []byte(tt.payload)
-				b.SetBytes(int64(len(payload)))
-				b.ReportAllocs()
-				for b.Loop() {
-					if _, err := decodeEvent(payload, fast); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		}
-	}
+	}, decodeEvent)
 }
 
 func BenchmarkDecodeAudit(b *testing.B) {
@@ -85,11 +68,11 @@ func BenchmarkDecodeAudit(b *testing.B) {
 // Reconnect-storm payloads: every modem sends a state and a hello after
 // each connect (compact, as the emulator's encoder writes them).
 var (
-	benchStates = []struct{ name, payload string }{
+	benchStates = []benchPayload{
 		{"online", `{"v":1,"id":"k3f9q2-18","ts":1732560000010,"online":true,"epoch":42}`},
 		{"lwt", `{"v":1,"id":"k3f9q2-1","ts":1732560000010,"online":false,"epoch":42,"reason":"lwt"}`},
 	}
-	benchHellos = []struct{ name, payload string }{
+	benchHellos = []benchPayload{
 		{"full", `{"v":1,"id":"k3f9q2-17","ts":1732560000000,"imei":"861234567890123","iccid":"8970101234567890123","hw_version":"TM-2.1","boot_version":"1.04","firmware":"3.2.7","phone":"+79001234567","bus":"mdb","cashless":{"enabled":true,"address":1,"level":3},"hb_interval":60,"caps":["reset","cashless_mode","cashless_address","cashless_credit","dispense","request","set_config"]}`},
 		{"minimal", `{"v":1,"id":"h1","ts":1732560000000,"imei":"3569380356438091","firmware":"1.0","bus":"none","cashless":{"enabled":false,"address":0},"hb_interval":300}`},
 	}
@@ -97,43 +80,31 @@ var (
 
 // BenchmarkDecodeState and BenchmarkDecodeHello: "json" is the
 // encoding/json path the typed fast path replaces.
-func BenchmarkDecodeState(b *testing.B) {
-	for _, tt := range benchStates {
+func BenchmarkDecodeState(b *testing.B) { benchDecode(b, benchStates, decodeState) }
+
+func BenchmarkDecodeHello(b *testing.B) { benchDecode(b, benchHellos, decodeHello) }
+
+type benchPayload struct{ name, payload string }
+
+// benchDecode runs decode on each payload through the typed fast path
+// ("name/fast") and through encoding/json ("name/json").
+func benchDecode[T any](b *testing.B, payloads []benchPayload, decode func([]byte, bool) (T, error)) {
+	for _, tt := range payloads {
 		for _, fast := range []bool{true, false} {
-			b.Run(benchName(tt.name, fast), func(b *testing.B) {
+			name := tt.name + "/fast"
+			if !fast {
+				name = tt.name + "/json"
+			}
+			b.Run(name, func(b *testing.B) {
 				payload := []byte(tt.payload)
 				b.SetBytes(int64(len(payload)))
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := decodeState(payload, fast); err != nil {
+					if _, err := decode(payload, fast); err != nil {
 						b.Fatal(err)
 					}
 				}
 			})
 		}
 	}
-}
-
-func BenchmarkDecodeHello(b *testing.B) {
-	for _, tt := range benchHellos {
-		for _, fast := range []bool{true, false} {
-			b.Run(benchName(tt.name, fast), func(b *testing.B) {
-				payload := []byte(tt.payload)
-				b.SetBytes(int64(len(payload)))
-				b.ReportAllocs()
-				for b.Loop() {
-					if _, err := decodeHello(payload, fast); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		}
-	}
-}
-
-func benchName(name string, fast bool) string {
-	if fast {
-		return name + "/fast"
-	}
-	return name + "/json"
 }
