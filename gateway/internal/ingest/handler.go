@@ -209,17 +209,8 @@ func (h *Handler) decode(c broker.Conn, topic string, payload []byte) (store.Upl
 	}
 	now := time.Now()
 	up := store.Uplink{ModemID: c.ModemID, Received: now}
+	// (Hellos, states, heartbeats and events were decoded above.)
 	switch m := msg.(type) {
-	case protocol.Hello:
-		if up, err = helloUplink(c, m, now); err != nil {
-			return drop("invalid_value", err)
-		}
-	case protocol.State:
-		up = stateUplink(c, m, now)
-	case protocol.Heartbeat:
-		up = heartbeatUplink(c, m, now)
-	case protocol.Event:
-		up = eventUplink(c, m, now)
 	case protocol.Vend:
 		up.Kind = store.UpVend
 		up.Vend = &store.Vend{ModemID: c.ModemID, MsgID: m.ID, Selection: m.Selection, Price: m.Price,

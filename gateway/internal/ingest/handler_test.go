@@ -103,3 +103,50 @@ func TestDecodeHeartbeat(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeStateHello: a state becomes the modem's presence on this
+// connection's epoch, a hello its identity; a hello naming another IMEI and
+// malformed ones are counted and dropped.
+func TestDecodeStateHello(t *testing.T) {
+	const imei = "356938035643809"
+	at := time.UnixMicro(1_790_000_000_123_456)
+	c := broker.Conn{ModemID: 7, IMEI: imei, At: at}
+	tests := []struct {
+		name    string
+		class   protocol.Class
+		payload string
+		want    store.Uplink // Kind 0: dropped
+		reason  string
+	}{
+		{"state online", protocol.ClassState, `{"v":1,"id":"s1","ts":1,"online":true,"epoch":3}`,
+			store.Uplink{Kind: store.UpPresence, Presence: &store.Presence{Online: true, Epoch: uint64(at.UnixMicro())}}, ""},
+		{"state going offline", protocol.ClassState, `{"v":1,"id":"s2","ts":1,"online":false,"epoch":3,"reason":"shutdown"}`,
+			store.Uplink{Kind: store.UpPresence, Presence: &store.Presence{Online: false, Epoch: uint64(at.UnixMicro()), Reason: "shutdown"}}, ""},
+		{"state unknown member", protocol.ClassState, `{"v":1,"id":"s3","ts":1,"online":true,"epoch":3,"x":1}`, store.Uplink{}, "unknown_field"},
+		{"hello", protocol.ClassHello, `{"v":1,"id":"h1","ts":1,"imei":"` + imei + `","iccid":"8970101234567890123","firmware":"3.2.7",` +
+			`"phone":"+79001234567","bus":"mdb","cashless":{"enabled":true,"address":1,"level":3},"hb_interval":60,"caps":["reset","dispense"]}`,
+			store.Uplink{Kind: store.UpHello, Hello: &store.Hello{ICCID: "8970101234567890123", Firmware: "3.2.7", Phone: "+79001234567",
+				Bus: "mdb", CashlessOn: true, CashlessAddr: 1, HBInterval: 60, Caps: []string{"reset", "dispense"}}}, ""},
+		{"hello of another modem", protocol.ClassHello, `{"v":1,"id":"h2","ts":1,"imei":"356938035643817","firmware":"1",` +
+			`"bus":"none","cashless":{"enabled":false,"address":0},"hb_interval":60}`, store.Uplink{}, "invalid_value"},
+		{"hello not json", protocol.ClassHello, `{"v":1,"id":`, store.Uplink{}, "syntax"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &countRec{}
+			h := &Handler{Count: rec}
+			up, class, err := h.decode(c, protocol.TopicFor(imei, tt.class), []byte(tt.payload))
+			assert.Equal(t, tt.class, class)
+			if tt.want.Kind == 0 {
+				require.True(t, errors.Is(err, broker.ErrDrop), "err %v", err)
+				assert.Equal(t, []string{tt.class.String() + "/" + tt.reason}, rec.rejected)
+				return
+			}
+			require.NoError(t, err)
+			assert.Empty(t, rec.rejected)
+			assert.Equal(t, int64(7), up.ModemID)
+			up.ModemID, up.Received = 0, time.Time{}
+			assert.Equal(t, tt.want, up)
+		})
+	}
+}
