@@ -38,7 +38,11 @@ func (l *listener) Accept() (net.Conn, error) {
 		c := &conn{Conn: nc, b: l.b, id: l.b.nextID.Add(1), done: make(chan struct{})}
 		c.ctx, c.cancel = context.WithCancel(l.b.ctx)
 		l.b.mu.Lock()
-		if l.b.closing {
+		if l.b.closing || l.b.draining.Load() {
+			// Drain (or Close) has listed, or is about to list, the
+			// connections to close: one accepted from the queue just before
+			// the listener closed would be missed and stay open until its
+			// connect timeout.
 			l.b.mu.Unlock()
 			_ = nc.Close()
 			continue // the closed listener fails the next Accept
