@@ -738,8 +738,15 @@ func (f *rawFleet) scheduleModem(m *rawModem) {
 
 // schedule hands due jobs to the workers until ctx ends.
 func (f *rawFleet) schedule(ctx context.Context, jobs chan<- job) {
+	// The timer is moved only to an earlier time than it is set for (or set
+	// again after it fired): moving a pending runtime timer marks it
+	// modified, and once the earliest modified time is reached the runtime
+	// scans every timer of its P. With a reset per wake-up (every push) and
+	// ~40,000 timers of 19,000 connections that scan was 14 % of the fleet's
+	// CPU in a reconnect storm.
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
+	armed := time.Now().Add(time.Hour)
 	for {
 		f.schedMu.Lock()
 		var due []job
@@ -762,12 +769,16 @@ func (f *rawFleet) schedule(ctx context.Context, jobs chan<- job) {
 		if len(due) > 0 {
 			continue
 		}
-		t.Reset(max(wait, time.Millisecond))
+		if at := time.Now().Add(max(wait, time.Millisecond)); armed.IsZero() || at.Before(armed.Add(-time.Millisecond)) {
+			t.Reset(time.Until(at))
+			armed = at
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-f.wake:
 		case <-t.C:
+			armed = time.Time{}
 		}
 	}
 }
