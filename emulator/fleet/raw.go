@@ -789,6 +789,9 @@ func (m *rawModem) do(j job) {
 	m.mu.Lock()
 	c := m.conn
 	epoch := m.epoch
+	// Read with conn: a job that finds the modem not yet connected must not
+	// count as "lost connection" because it connected a moment later.
+	was := m.everConnected
 	m.mu.Unlock()
 	next := j
 	now := time.Now()
@@ -814,9 +817,6 @@ func (m *rawModem) do(j job) {
 		return
 	}
 	if c == nil {
-		m.mu.Lock()
-		was := m.everConnected
-		m.mu.Unlock()
 		if was {
 			f.noteError("skipped_offline") // lost connection: this uplink is not made
 		}
