@@ -360,6 +360,15 @@ var ErrBadCredentials = broker.ErrBadCredentials
 // Authenticate refuses an unknown IMEI or a wrong password; a store failure
 // is an error of its own, which the broker answers with "server unavailable"
 // (the modem retries) rather than telling a good modem its password is wrong.
+// AuthenticateQuick accepts a login the credential table vouches for without
+// a store read (broker.QuickAuthenticator).
+func (a modemAuth) AuthenticateQuick(imei, password string) (int64, bool) {
+	if a.table == nil {
+		return 0, false
+	}
+	return a.table.AuthenticateQuick(imei, password)
+}
+
 func (a modemAuth) Authenticate(ctx context.Context, imei, password string) (int64, error) {
 	if a.table != nil {
 		id, err := a.table.Authenticate(ctx, imei, password)

@@ -63,6 +63,22 @@ func Hash(secret string, iterations int) (string, error) {
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
 
+// Cheap reports whether checking a secret against encoded costs no more
+// than QuickIterations PBKDF2 iterations (a modem's hash; false for anything
+// that does not parse).
+func Cheap(encoded string) bool {
+	rest, ok := strings.CutPrefix(encoded, "pbkdf2-sha256$")
+	if !ok {
+		return false
+	}
+	n, _, ok := strings.Cut(rest, "$")
+	iter, err := strconv.Atoi(n)
+	return ok && err == nil && iter >= 1 && iter <= QuickIterations
+}
+
+// QuickIterations is the most iterations Cheap accepts: a few ModemIterations.
+const QuickIterations = 4 * ModemIterations
+
 // Check reports nil when secret matches the encoded hash.
 func Check(secret, encoded string) error {
 	parts := strings.Split(encoded, "$")

@@ -164,6 +164,22 @@ func (t *ModemTable) set(imei string, c *ModemCredential) {
 	}
 }
 
+// AuthenticateQuick returns the modem's id and true when the table, fresh,
+// holds the modem and password matches its hash at no more than
+// QuickIterations (a modem's hash): no store read, no goroutine, a few
+// microseconds. Anything else returns false and decides nothing: call
+// Authenticate.
+func (t *ModemTable) AuthenticateQuick(imei, password string) (int64, bool) {
+	t.mu.RLock()
+	c, ok := t.m[imei]
+	fresh := !t.loaded.IsZero() && t.cfg.Now().Sub(t.loaded) <= t.cfg.MaxAge
+	t.mu.RUnlock()
+	if !ok || !fresh || !Cheap(c.Hash) || t.cfg.Verified.Check(imei, password, c.Hash) != nil {
+		return 0, false
+	}
+	return c.ID, true
+}
+
 // Authenticate returns the modem's id when password is the modem's: at once
 // from the table when it matches there, else after reading the store. It
 // returns an error wrapping ErrUnknownModem or ErrMismatch (ErrFormat for a

@@ -241,3 +241,42 @@ func BenchmarkModemTableLogin(b *testing.B) {
 		})
 	}
 }
+
+func TestCheap(t *testing.T) {
+	modem, err := Hash("x", ModemIterations)
+	require.NoError(t, err)
+	user, err := Hash("x", UserIterations)
+	require.NoError(t, err)
+	assert.True(t, Cheap(modem))
+	assert.False(t, Cheap(user))
+	for _, bad := range []string{"", "pbkdf2-sha256$", "pbkdf2-sha256$x$a$b", "pbkdf2-sha256$0$a$b", "md5$1$a$b"} {
+		assert.False(t, Cheap(bad), bad)
+	}
+}
+
+// AuthenticateQuick accepts only what the fresh table vouches for at a
+// modem's hash cost, reads no store, and decides nothing otherwise.
+func TestAuthenticateQuick(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC).UnixNano())
+	tab, src := newTable(t, func() time.Time { return time.Unix(0, now.Load()) })
+	id, ok := tab.AuthenticateQuick(imeiA, "password-a-1")
+	assert.True(t, ok)
+	assert.Equal(t, int64(1), id)
+	_, ok = tab.AuthenticateQuick(imeiA, "password-a-2")
+	assert.False(t, ok, "wrong password")
+	_, ok = tab.AuthenticateQuick("860000000000009", "password-x-1")
+	assert.False(t, ok, "unknown modem")
+
+	costly, err := Hash("password-c-1", UserIterations)
+	require.NoError(t, err)
+	src.put("860000000000003", ModemCredential{ID: 3, Hash: costly})
+	require.NoError(t, tab.Load(context.Background()))
+	_, ok = tab.AuthenticateQuick("860000000000003", "password-c-1")
+	assert.False(t, ok, "a costly hash is left to Authenticate (bounded workers)")
+
+	now.Add(int64(2*time.Minute + time.Second)) // past MaxAge
+	_, ok = tab.AuthenticateQuick(imeiA, "password-a-1")
+	assert.False(t, ok, "a stale table vouches for nothing")
+	assert.Zero(t, src.one.Load(), "no store read")
+}

@@ -46,6 +46,15 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, imei, password string) (modemID int64, err error)
 }
 
+// QuickAuthenticator is an Authenticator that can accept most logins from
+// memory. AuthenticateQuick runs on the connection's read goroutine: it must
+// neither block nor read a store, nor go deep on the stack; it returns false
+// whenever it cannot accept at once, and Authenticate then decides.
+type QuickAuthenticator interface {
+	Authenticator
+	AuthenticateQuick(imei, password string) (modemID int64, ok bool)
+}
+
 // Conn describes one MQTT connection of a modem.
 type Conn struct {
 	ModemID int64     // from the Authenticator

@@ -124,6 +124,15 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	if !pk.Connect.PasswordFlag || len(pk.Connect.Password) == 0 {
 		return false
 	}
+	// A login the Authenticator accepts from memory skips the worker: in a
+	// reconnect storm each hand-over to a worker and back is two waits in
+	// a run queue of thousands, on the path every CONNACK waits for.
+	if q, ok := h.b.auth.(QuickAuthenticator); ok {
+		if id, ok := q.AuthenticateQuick(cl.ID, string(pk.Connect.Password)); ok {
+			c.modemID = id
+			return true
+		}
+	}
 	ctx, cancel := context.WithTimeout(h.b.ctx, h.b.cfg.ConnectTimeout)
 	defer cancel()
 	select {
