@@ -61,9 +61,10 @@ func (l *latestLane) len() int {
 }
 
 // push queues it or merges it into the waiting uplink of its modem and kind.
-// When that one carries maxAlso merged ones already, push waits until it is
-// taken into a batch (a modem publishing hellos faster than they are written
-// is held back like any other) or ctx ends.
+// When that one carries maxAlso merged ones already, or must be written
+// before it (mergeable), push waits until it is taken into a batch (a modem
+// publishing hellos faster than they are written is held back like any
+// other) or ctx ends.
 func (l *latestLane) push(ctx context.Context, it item) error {
 	k := latestKey{it.up.ModemID, it.up.Kind}
 	for {
@@ -76,7 +77,7 @@ func (l *latestLane) push(ctx context.Context, it item) error {
 			l.slots[k] = p
 			l.order = append(l.order, p)
 			l.peak = max(l.peak, len(l.order)-l.head)
-		case len(cur.also) < maxAlso:
+		case len(cur.also) < maxAlso && mergeable(cur, it):
 			supersede(cur, it)
 		default:
 			if l.taken == nil {
@@ -101,6 +102,27 @@ func (l *latestLane) signal() {
 	select {
 	case l.wake <- struct{}{}:
 	default:
+	}
+}
+
+// mergeable reports whether next may merge into the waiting cur. A presence
+// the modem sent itself (its state, its will: not fire-and-forget) is
+// written even when a newer connection's presence follows, so that a drop
+// stays visible (machine state 3) until the modem is back, as it did when
+// only one batch's presences were coalesced; the newer one waits for it to be
+// taken. The broker's own presences only say what the newest says.
+func mergeable(cur *item, next item) bool {
+	if next.up.Kind != store.UpPresence {
+		return true
+	}
+	c, n := cur.up.Presence, next.up.Presence
+	switch {
+	case n.Epoch < c.Epoch:
+		return true // the store would ignore next after cur
+	case cur.ff:
+		return true
+	default:
+		return n.Epoch == c.Epoch && n.Online == c.Online
 	}
 }
 
@@ -131,9 +153,11 @@ func supersede(cur *item, next item) {
 	}
 	also := append(cur.also, *cur)
 	also[len(also)-1].also = nil
+	ff := cur.ff && next.ff // a modem's own presence stays its own (mergeable)
 	*cur = next
 	cur.up = nu
 	cur.also = also
+	cur.ff = ff
 }
 
 // take moves waiting uplinks, oldest first, into batch until it holds limit.

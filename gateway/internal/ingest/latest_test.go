@@ -137,31 +137,39 @@ func TestLatestLaneSameAsInOrder(t *testing.T) {
 			g := &gatedDB{DB: merged, release: make(chan struct{})}
 			w := NewWriter(g, WriterConfig{MaxBatch: 16})
 			go w.Run()
-			var told atomic.Int64
-			// The gate opens before a push that would wait for room: up to
-			// then everything merges while the writer is held up.
-			pushed := map[latestKey]int{}
-			released := false
-			for i, u := range ups {
-				u.ModemID = ids[u.ModemID]
-				if k := (latestKey{u.ModemID, u.Kind}); !released {
-					if pushed[k]++; pushed[k] > maxAlso+1 {
-						close(g.release)
-						released = true
+			var told, pushes atomic.Int64
+			// The writer is held up while the pushes merge; the gate opens
+			// once they stall (a push waiting for room, or for a modem's
+			// own presence to be taken) or all are in.
+			finished := make(chan struct{})
+			go func() {
+				defer close(finished)
+				for i, u := range ups {
+					u.ModemID = ids[u.ModemID]
+					var err error
+					if i%3 == 0 {
+						err = w.Enqueue(ctx, u)
+						told.Add(1)
+					} else {
+						err = w.SubmitAsync(ctx, u, func(err error) { assert.NoError(t, err); told.Add(1) })
+					}
+					assert.NoError(t, err)
+					pushes.Add(1)
+				}
+			}()
+			for last := int64(-1); ; {
+				select {
+				case <-finished:
+				case <-time.After(20 * time.Millisecond):
+					if n := pushes.Load(); n != last {
+						last = n
+						continue
 					}
 				}
-				var err error
-				if i%3 == 0 {
-					err = w.Enqueue(ctx, u)
-					told.Add(1)
-				} else {
-					err = w.SubmitAsync(ctx, u, func(err error) { assert.NoError(t, err); told.Add(1) })
-				}
-				require.NoError(t, err)
+				break
 			}
-			if !released {
-				close(g.release)
-			}
+			close(g.release)
+			<-finished
 			w.Close()
 			require.EqualValues(t, len(ups), told.Load())
 
@@ -182,4 +190,41 @@ func TestLatestLaneSameAsInOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A modem's own offline (its will) is written before the presence of its
+// next connection, which waits for it: the drop stays visible. The broker's
+// own presences merge.
+func TestLatestLaneKeepsModemOffline(t *testing.T) {
+	g := &gateStore{release: make(chan struct{})}
+	w := NewWriter(g, WriterConfig{MaxBatch: 8})
+	go w.Run()
+	ctx := context.Background()
+	require.NoError(t, w.Enqueue(ctx, heartbeatN(999, 1)))
+	require.Eventually(t, func() bool { return w.Depth() == 0 }, 5*time.Second, time.Millisecond)
+
+	offline := presenceUp(1, 10)
+	offline.Presence.Online = false
+	require.NoError(t, w.SubmitAsync(ctx, offline, func(error) {})) // the will
+	brokerOff := presenceUp(1, 10)
+	brokerOff.Presence.Online = false
+	require.NoError(t, w.Enqueue(ctx, brokerOff), "same connection, same news: merges")
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, w.Enqueue(short, presenceUp(1, 11)), context.DeadlineExceeded,
+		"the next connection's presence waits for the will to be taken")
+	done := make(chan error, 1)
+	go func() { done <- w.Enqueue(ctx, presenceUp(1, 11)) }()
+	close(g.release)
+	require.NoError(t, <-done)
+	w.Close()
+	var seen []string
+	for _, b := range g.batches[1:] {
+		for _, u := range b {
+			if u.Kind == store.UpPresence {
+				seen = append(seen, fmt.Sprintf("%d/%v", u.Presence.Epoch, u.Presence.Online))
+			}
+		}
+	}
+	assert.Equal(t, []string{"10/false", "11/true"}, seen)
 }
