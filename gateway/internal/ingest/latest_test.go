@@ -25,12 +25,8 @@ func helloUp(modem int64, firmware, phone string, at time.Time) store.Uplink {
 // hellos are still taken at once (a reconnecting modem's read loop goes on),
 // while a heartbeat waits for room.
 func TestLatestLaneNeverWaits(t *testing.T) {
-	g := &gateStore{release: make(chan struct{})}
-	w := NewWriter(g, WriterConfig{MaxBatch: 8, QueueSize: 4})
-	go w.Run()
+	w, g := stalledWriter(t, WriterConfig{MaxBatch: 8, QueueSize: 4})
 	ctx := context.Background()
-	require.NoError(t, w.Enqueue(ctx, heartbeatN(999, 1)))
-	require.Eventually(t, func() bool { return w.Depth() == 0 }, 5*time.Second, time.Millisecond)
 	for i := range 4 {
 		require.NoError(t, w.Enqueue(ctx, heartbeatN(int64(i), 1)))
 	}
@@ -60,12 +56,8 @@ func TestLatestLaneNeverWaits(t *testing.T) {
 // A modem whose waiting uplink carries maxAlso merged ones goes to the
 // normal lane: it waits there like any other uplink.
 func TestLatestLaneBounded(t *testing.T) {
-	g := &gateStore{release: make(chan struct{})}
-	w := NewWriter(g, WriterConfig{MaxBatch: 8, QueueSize: 1})
-	go w.Run()
+	w, g := stalledWriter(t, WriterConfig{MaxBatch: 8, QueueSize: 1})
 	ctx := context.Background()
-	require.NoError(t, w.Enqueue(ctx, heartbeatN(999, 1)))
-	require.Eventually(t, func() bool { return w.Depth() == 0 }, 5*time.Second, time.Millisecond)
 	require.NoError(t, w.Enqueue(ctx, heartbeatN(1, 1))) // the normal lane is full
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
@@ -196,12 +188,8 @@ func TestLatestLaneSameAsInOrder(t *testing.T) {
 // next connection, which waits for it: the drop stays visible. The broker's
 // own presences merge.
 func TestLatestLaneKeepsModemOffline(t *testing.T) {
-	g := &gateStore{release: make(chan struct{})}
-	w := NewWriter(g, WriterConfig{MaxBatch: 8})
-	go w.Run()
+	w, g := stalledWriter(t, WriterConfig{MaxBatch: 8})
 	ctx := context.Background()
-	require.NoError(t, w.Enqueue(ctx, heartbeatN(999, 1)))
-	require.Eventually(t, func() bool { return w.Depth() == 0 }, 5*time.Second, time.Millisecond)
 
 	offline := presenceUp(1, 10)
 	offline.Presence.Online = false

@@ -68,6 +68,19 @@ func presenceUp(modem int64, epoch uint64) store.Uplink {
 		Presence: &store.Presence{Online: true, Epoch: epoch}}
 }
 
+// stalledWriter runs a Writer over a gateStore whose first batch (one
+// heartbeat) is held until g.release is closed: what is pushed meanwhile
+// waits in the lanes.
+func stalledWriter(t *testing.T, cfg WriterConfig) (*Writer, *gateStore) {
+	t.Helper()
+	g := &gateStore{release: make(chan struct{})}
+	w := NewWriter(g, cfg)
+	go w.Run()
+	require.NoError(t, w.Enqueue(context.Background(), heartbeatN(999, 1)))
+	require.Eventually(t, func() bool { return w.Depth() == 0 }, 5*time.Second, time.Millisecond)
+	return w, g
+}
+
 // heartbeatN is a heartbeat whose uptime n tells it apart.
 func heartbeatN(modem int64, n int) store.Uplink {
 	return store.Uplink{Kind: store.UpHeartbeat, ModemID: modem, Received: time.Now(),
@@ -145,12 +158,8 @@ func TestCommandAnswersGoFirst(t *testing.T) {
 // Answers never starve the normal lane: with both lanes full, every batch
 // carries normal uplinks too.
 func TestPriorityLaneDoesNotStarve(t *testing.T) {
-	g := &gateStore{release: make(chan struct{})}
-	w := NewWriter(g, WriterConfig{MaxBatch: 16, QueueSize: 256})
-	go w.Run()
+	w, g := stalledWriter(t, WriterConfig{MaxBatch: 16, QueueSize: 256})
 	ctx := context.Background()
-	require.NoError(t, w.Enqueue(ctx, heartbeatN(999, 1)))
-	require.Eventually(t, func() bool { return w.Depth() == 0 }, 5*time.Second, time.Millisecond)
 	for i := range 100 {
 		require.NoError(t, w.Enqueue(ctx, heartbeatN(int64(i), 1)))
 		require.NoError(t, w.Enqueue(ctx, resultUp(int64(1000+i), "succeeded")))
