@@ -68,19 +68,19 @@ func (s *Service) answer(modemID int64, res store.CommandResult, at, now time.Ti
 		return
 	}
 	at = storedTime(at)
-	switch res.Status {
-	case "accepted", "in_progress":
-		r.State = store.CmdAcknowledged
+	next, ack, done := store.AnswerState(res.Status)
+	switch {
+	case ack:
 		if r.AckedAt.IsZero() {
 			r.AckedAt = at
 		}
-	case "succeeded", "failed", "rejected", "expired":
-		r.State = store.CommandState(res.Status)
+	case done:
 		r.DoneAt = at
 	default:
-		f.row = nil
+		f.row = nil // an unknown status: the store decides
 		return
 	}
+	r.State = next
 	r.Status, r.Code, r.Message = res.Status, res.Code, res.Message
 	if len(res.Result) > 0 {
 		r.Result = append([]byte(nil), res.Result...)

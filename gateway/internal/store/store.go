@@ -294,6 +294,26 @@ const (
 	CmdTimedOut     CommandState = "timed_out"
 )
 
+// AnswerState maps a command answer's protocol status to the command's next
+// state: accepted and in_progress acknowledge (ack), the four final statuses
+// finish with the same name (done). An unknown status gives no state ("": the
+// state is left alone; the answer's fields are still recorded).
+func AnswerState(status string) (next CommandState, ack, done bool) {
+	switch status {
+	case "accepted", "in_progress":
+		return CmdAcknowledged, true, false
+	case "succeeded":
+		return CmdSucceeded, false, true
+	case "failed":
+		return CmdFailed, false, true
+	case "rejected":
+		return CmdRejected, false, true
+	case "expired":
+		return CmdExpired, false, true
+	}
+	return "", false, false
+}
+
 // Terminal reports whether s is final.
 func (s CommandState) Terminal() bool {
 	switch s {

@@ -327,7 +327,7 @@ func inserted(res sql.Result) bool {
 // result moves a command along its state machine (see store.Commands),
 // together with the acknowledgements this answer absorbed (pairAnswers).
 func (b *batch) result(modemID, at int64, r *store.CommandResult) error {
-	next, acked, done := resultState("", r.Status)
+	next, acked, done := store.AnswerState(r.Status)
 	var state, ackResult any
 	if next != "" {
 		state = string(next)
@@ -368,7 +368,7 @@ func pairAnswers(ups []store.Uplink) (absorbed map[int]bool, ackOf map[int]absor
 		if u.Kind != store.UpResult || u.Result == nil {
 			continue
 		}
-		next, acked, done := resultState("", u.Result.Status)
+		next, acked, done := store.AnswerState(u.Result.Status)
 		switch {
 		case done:
 			if final == nil {
@@ -400,23 +400,4 @@ func pairAnswers(ups []store.Uplink) (absorbed map[int]bool, ackOf map[int]absor
 		}
 	}
 	return absorbed, ackOf
-}
-
-// resultState maps a protocol status to the command's next state: accepted and
-// in_progress acknowledge, the four final statuses finish with the same name.
-// An unknown status leaves the state alone (its fields are still recorded).
-func resultState(cur store.CommandState, status string) (next store.CommandState, ack, done bool) {
-	switch status {
-	case "accepted", "in_progress":
-		return store.CmdAcknowledged, true, false
-	case "succeeded":
-		return store.CmdSucceeded, false, true
-	case "failed":
-		return store.CmdFailed, false, true
-	case "rejected":
-		return store.CmdRejected, false, true
-	case "expired":
-		return store.CmdExpired, false, true
-	}
-	return cur, false, false
 }
