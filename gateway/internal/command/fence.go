@@ -28,15 +28,19 @@ func (s *Service) startFence(ctx context.Context) store.CommandFence {
 	return f
 }
 
+// currentFence is the fence in force, nil when there is none.
+func (s *Service) currentFence() store.CommandFence {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fence
+}
+
 // creator is where Submit creates commands: through the fence when there is
 // one, so that they count as this service's own and do not break it.
 func (s *Service) creator() interface {
 	CreateCommand(ctx context.Context, c store.Command) (store.Command, bool, error)
 } {
-	s.mu.Lock()
-	f := s.fence
-	s.mu.Unlock()
-	if f != nil {
+	if f := s.currentFence(); f != nil {
 		return f
 	}
 	return s.st
@@ -49,10 +53,7 @@ func (s *Service) writes() interface {
 	Finish(ctx context.Context, id string, state store.CommandState, msg string, at time.Time) error
 	ExpireDue(ctx context.Context, now time.Time) ([]store.Command, error)
 } {
-	s.mu.Lock()
-	f := s.fence
-	s.mu.Unlock()
-	if f != nil {
+	if f := s.currentFence(); f != nil {
 		return f
 	}
 	return s.st
