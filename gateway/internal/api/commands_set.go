@@ -18,13 +18,21 @@ type modemTargetReader interface {
 // setTarget returns the id of the machine of the modem of POST
 // /v2/modems/{id}/set (0: none), not found when the caller does not see the
 // modem. A caller who sees the whole company needs no machine to decide, so
-// one read answers both when the store allows; others go through modemFor,
-// whose machine look-up decides visibility. The machine is read on every
-// request, never remembered: a modem moves between machines, possibly through
-// another process, and the command is recorded as its machine's data.
+// one read answers both when the store allows, and none when the modem's
+// company is known (modemCompanyCache): the machine is then left to the
+// command's create (store.MachineOfModem). Others go through modemFor, whose
+// machine look-up decides visibility. The machine is read on every request,
+// never remembered: a modem moves between machines, possibly through another
+// process, and the command is recorded as its machine's data.
 func (s *server) setTarget(r *http.Request, sess *session, id int64) (int64, error) {
 	if seesCompany(sess.User) {
 		if mt, ok := s.cfg.Store.(modemTargetReader); ok {
+			if company, ok := s.modemCos.get(id); ok {
+				if company != sess.User.CompanyID {
+					return 0, errNotFound(msgModemNotFound)
+				}
+				return store.MachineOfModem, nil
+			}
 			company, vmID, err := mt.ModemTarget(r.Context(), id)
 			if errors.Is(err, store.ErrNotFound) {
 				return 0, errNotFound(msgModemNotFound)

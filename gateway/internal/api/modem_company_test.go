@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -116,6 +117,21 @@ func TestCommandVisibilityKnownCompany(t *testing.T) {
 		accessGrant(t, e, e.oper, vm1)
 		r := e.do("GET", "/v2/commands/"+cmd1, e.operTok, nil)
 		require.Equal(t, http.StatusOK, r.Status, "%s", r.Raw)
+	})
+	t.Run("moved modem", func(t *testing.T) {
+		// A known company spares POST /set its read; the machine is still
+		// the one the modem is in when the command is created.
+		_, ok := srv.modemCos.get(m1.ID)
+		require.True(t, ok)
+		vm1.ModemID = nil
+		require.NoError(t, e.st.UpdateMachine(context.Background(), vm1, false))
+		vm2 := e.machine("VM2", store.DefaultCompanyID, m1.ID, "")
+		before := cs.modemTarget.Load()
+		id := postSet(t, e, e.adminTok, m1.ID)
+		assert.Equal(t, before, cs.modemTarget.Load(), "no read for a known company")
+		r := e.do("GET", "/v2/commands/"+id, e.adminTok, nil)
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Raw)
+		assert.Equal(t, json.Number(fmt.Sprint(vm2.ID)), r.obj(t)["vm_id"], "the machine it is in now")
 	})
 	t.Run("missing modem", func(t *testing.T) {
 		before := cs.modemTarget.Load()

@@ -323,11 +323,17 @@ func (s CommandState) Terminal() bool {
 	return false
 }
 
+// MachineOfModem as the VMID of a command to create asks the store to record
+// the machine the modem is bound to when the create commits (0: none), read
+// in the create's own transaction; the command returned carries it. It saves
+// the caller a read of its own (POST /v2/modems/{id}/set).
+const MachineOfModem int64 = -1
+
 // Command is a command to a modem.
 type Command struct {
 	ID        string // idempotency key, also the MQTT cmdId
 	ModemID   int64
-	VMID      int64 // 0 when not for a machine
+	VMID      int64 // 0 when not for a machine; MachineOfModem on create (below)
 	UserID    int64 // who asked, 0 = system
 	Name      string
 	Args      json.RawMessage

@@ -18,8 +18,13 @@ const commandCols = `id, modem_id, vm_id, user_id, name, args, state, status, co
 
 // The command writes of every round trip, prepared at Open (commandQueries).
 const (
+	// A negative vm_id (store.MachineOfModem) records the modem's machine
+	// as of this transaction; RETURNING gives it back, and no row when the
+	// id was taken.
 	qCmdInsert = `INSERT INTO commands (id, modem_id, vm_id, user_id, name, args, state,
-		created_at, expires_at, sent_at, attempts) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING`
+		created_at, expires_at, sent_at, attempts) VALUES (?1, ?2,
+		CASE WHEN ?3 < 0 THEN coalesce((SELECT id FROM machines WHERE modem_id = ?2), 0) ELSE ?3 END,
+		?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (id) DO NOTHING RETURNING vm_id`
 	qCmdGet      = `SELECT ` + commandCols + ` FROM commands WHERE id = ?`
 	qCmdMarkSent = `UPDATE commands SET state = 'sent', sent_at = ?, attempts = attempts + 1
 		WHERE id = ? AND state IN ('queued', 'sent')`
@@ -89,12 +94,14 @@ func (d *DB) createCommand(ctx context.Context, c store.Command, op string, guar
 		if err != nil {
 			return dbErr(op, err)
 		}
-		res, err := ins.ExecContext(ctx, c.ID, c.ModemID, c.VMID, c.UserID, c.Name, rawJSON(c.Args), string(c.State),
-			ms(c.CreatedAt), ms(c.ExpiresAt), ms(c.SentAt), c.Attempts)
-		if err != nil {
+		var vm int64
+		err = ins.QueryRowContext(ctx, c.ID, c.ModemID, c.VMID, c.UserID, c.Name, rawJSON(c.Args), string(c.State),
+			ms(c.CreatedAt), ms(c.ExpiresAt), ms(c.SentAt), c.Attempts).Scan(&vm)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return dbErr(op, err)
 		}
-		if inserted(res) {
+		if err == nil {
+			c.VMID = vm
 			g.counted(1, mine)
 			// The row is c: answer without reading it back.
 			created, stored = true, storedForm(c)

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -62,4 +64,50 @@ func BenchmarkModemTarget(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestCreateCommandMachineOfModem: a command created with
+// store.MachineOfModem records the machine the modem is bound to at the
+// create, through every create method, and a repeated id returns the stored
+// row untouched.
+func TestCreateCommandMachineOfModem(t *testing.T) {
+	db := openDisk(t)
+	installed := benchModems(t, db, 1)[0]
+	vm, err := db.GetMachineByModem(ctx, installed)
+	require.NoError(t, err)
+	bare := store.Modem{IMEI: "861234567890123", CreatedAt: t0}
+	require.NoError(t, db.CreateModem(ctx, &bare))
+	cmd := func(id string, modem int64) store.Command {
+		return store.Command{ID: id, ModemID: modem, VMID: store.MachineOfModem, Name: "reboot",
+			State: store.CmdQueued, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	}
+	creates := map[string]func(store.Command) (store.Command, bool, error){
+		"queued": func(c store.Command) (store.Command, bool, error) { return db.CreateCommand(ctx, c) },
+		"sent": func(c store.Command) (store.Command, bool, error) {
+			return db.CreateSentCommand(ctx, c, t0.Add(time.Millisecond))
+		},
+	}
+	for name, create := range creates {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				modem int64
+				want  int64
+			}{{installed, vm.ID}, {bare.ID, 0}} {
+				id := fmt.Sprintf("%s-%d", name, tc.modem)
+				got, created, err := create(cmd(id, tc.modem))
+				require.NoError(t, err)
+				require.True(t, created)
+				assert.Equal(t, tc.want, got.VMID, "returned")
+				stored, err := db.GetCommand(ctx, id)
+				require.NoError(t, err)
+				assert.Equal(t, tc.want, stored.VMID, "stored")
+				assert.Equal(t, stored, got)
+
+				again, created, err := create(cmd(id, tc.modem))
+				require.NoError(t, err)
+				assert.False(t, created)
+				assert.Equal(t, stored, again)
+			}
+		})
+	}
 }
