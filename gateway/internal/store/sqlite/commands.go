@@ -71,7 +71,7 @@ func (d *DB) CreateCommand(ctx context.Context, c store.Command) (store.Command,
 // guard, when set, runs first in the transaction and refuses the insert by
 // failing; mine, when set, counts the insert as a fence holder's own
 // (foreign_fence.go).
-func (d *DB) createCommand(ctx context.Context, c store.Command, op string, guard func(*sql.Tx) error,
+func (d *DB) createCommand(ctx context.Context, c store.Command, op string, guard func(context.Context, *sql.Tx) error,
 	mine *atomic.Int64) (store.Command, bool, error) {
 	if c.ID == "" {
 		return store.Command{}, false, fmt.Errorf("sqlite: %s: empty id", op)
@@ -84,9 +84,9 @@ func (d *DB) createCommand(ctx context.Context, c store.Command, op string, guar
 		created bool
 	)
 	g := d.cmdGroup()
-	err := d.groupWrite(ctx, func(tx *sql.Tx) error {
+	err := d.groupWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if guard != nil {
-			if err := guard(tx); err != nil {
+			if err := guard(ctx, tx); err != nil {
 				return err
 			}
 		}
@@ -197,7 +197,7 @@ func (d *DB) MarkSent(ctx context.Context, id string, at time.Time) error {
 // markSent is MarkSent, counted for fences (mine: a holder's own).
 func (d *DB) markSent(ctx context.Context, id string, at time.Time, mine *atomic.Int64) error {
 	g := d.cmdGroup()
-	return d.groupWrite(ctx, func(tx *sql.Tx) error {
+	return d.groupWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		st, err := d.txStmt(ctx, tx, qCmdMarkSent)
 		if err != nil {
 			return dbErr("mark sent", err)

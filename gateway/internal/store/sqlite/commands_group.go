@@ -14,15 +14,24 @@ import (
 // Group commit of command writes. Every command costs a create and a send
 // write; under load (hundreds of REST callers at once) each in its own
 // transaction means one BEGIN/COMMIT and one WAL append of the same few pages
-// per write. Instead, callers queue their write; one of them (the leader) runs
-// everything queued in a single transaction, and hands the lead to the next
-// waiter when more arrived meanwhile. A caller returns only after the
-// transaction holding its write committed, so a command acknowledged to its
-// caller is as durable as with a transaction of its own.
+// per write. Instead, callers queue their write; one of them (the leader)
+// takes the writer connection, runs everything still queued in a single
+// transaction, and hands the lead to the next waiter when more arrived
+// meanwhile. The uplink writer's transactions (ApplyUplinks) take what is
+// queued as well, so a command write that queued while an uplink batch held
+// the connection commits with that batch (rideAlong): under a steady stream
+// of uplinks most command writes cost no transaction of their own. A caller
+// returns only after the transaction holding its write committed, so a
+// command acknowledged to its caller is as durable as with a transaction of
+// its own.
 //
 // An op must change the database with at most one statement: SQLite undoes a
 // failed statement by itself, so an op that fails leaves nothing behind and
-// the others in its group still commit.
+// the others in its transaction (command writes or uplinks) still commit. An
+// op runs with its caller's context stripped of cancellation (checked once,
+// before it starts): the driver interrupts a statement whose context ends, and
+// SQLite rolls back the whole transaction of an interrupted write, which would
+// take the other ops and the uplinks with it.
 
 // maxGroup bounds the ops of one group transaction (and so the wait of the
 // first of them).
@@ -33,8 +42,8 @@ var errLead = errors.New("sqlite: lead the group")
 
 type groupOp struct {
 	ctx  context.Context
-	fn   func(tx *sql.Tx) error
-	done chan error // buffered: the op's outcome, or errLead
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	done chan error // buffered: errLead (at most once), then the op's outcome
 }
 
 // cmdGroup is a DB's queue of command writes.
@@ -46,6 +55,8 @@ type cmdGroup struct {
 	// command methods (in writer transactions, so in commit order), for
 	// command fences (foreign_fence.go).
 	writes atomic.Int64
+	// rode counts the ops committed in an uplink transaction (rideAlong).
+	rode atomic.Int64
 }
 
 // counted adds n command row writes; mine, when set, counts them as a fence
@@ -78,28 +89,30 @@ func (d *DB) cmdGroup() *cmdGroup {
 }
 
 // groupWrite runs fn in a writer transaction shared with other command writes
-// queued at the same time, and returns fn's error, or the commit's.
-func (d *DB) groupWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// queued at the same time, or with an uplink batch (rideAlong), and returns
+// fn's error, or the commit's.
+func (d *DB) groupWrite(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if d.closed.Load() {
 		return errClosed
 	}
 	g := d.cmdGroup()
-	op := &groupOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	op := &groupOp{ctx: ctx, fn: fn, done: make(chan error, 2)}
 	g.mu.Lock()
 	g.queue = append(g.queue, op)
-	if g.leading {
-		g.mu.Unlock()
-		// Not abandoned on ctx: the op may already be in a transaction; fn
-		// itself sees ctx and fails fast.
+	lead := !g.leading
+	g.leading = true
+	g.mu.Unlock()
+	if !lead {
+		// Not abandoned on ctx: the op may already be in a transaction; it
+		// is checked before it starts.
 		if err := <-op.done; err != errLead {
 			return err
 		}
-		g.mu.Lock()
-	} else {
-		g.leading = true
 	}
-	// Lead: op is first in the queue (a new leader finds it empty, a handed
-	// lead goes to the oldest waiter).
+	// Lead: the writer connection first, then whatever is still queued (op
+	// itself unless an uplink transaction took it meanwhile).
+	conn, err := d.w.Conn(context.Background())
+	g.mu.Lock()
 	n := min(len(g.queue), maxGroup)
 	batch := g.queue[:n:n]
 	g.queue = g.queue[n:]
@@ -107,10 +120,21 @@ func (d *DB) groupWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		g.queue = nil
 	}
 	g.mu.Unlock()
-
-	errs := d.runGroup(batch)
-	for i, o := range batch[1:] {
-		o.done <- errs[i+1]
+	var errs []error
+	switch {
+	case err != nil:
+		errs = make([]error, len(batch))
+		for i := range errs {
+			errs[i] = fmt.Errorf("sqlite: begin: %w", err)
+		}
+	case len(batch) > 0:
+		errs = d.runGroup(conn, batch)
+	}
+	if conn != nil {
+		conn.Close()
+	}
+	for i, o := range batch {
+		o.done <- errs[i]
 	}
 	g.mu.Lock()
 	if len(g.queue) > 0 {
@@ -119,11 +143,12 @@ func (d *DB) groupWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		g.leading = false
 	}
 	g.mu.Unlock()
-	return errs[0]
+	return <-op.done
 }
 
-// runGroup runs the ops in one transaction and returns each one's outcome.
-func (d *DB) runGroup(batch []*groupOp) []error {
+// runGroup runs the ops in one transaction on conn and returns each one's
+// outcome.
+func (d *DB) runGroup(conn *sql.Conn, batch []*groupOp) []error {
 	errs := make([]error, len(batch))
 	fail := func(err error) []error {
 		for i := range errs {
@@ -134,31 +159,85 @@ func (d *DB) runGroup(batch []*groupOp) []error {
 	if d.closed.Load() {
 		return fail(errClosed)
 	}
-	tx, err := d.w.BeginTx(context.Background(), nil)
+	tx, err := conn.BeginTx(context.Background(), nil)
 	if err != nil {
 		return fail(fmt.Errorf("sqlite: begin: %w", err))
 	}
-	ok := 0
-	for i, o := range batch {
-		if err := o.ctx.Err(); err != nil {
-			errs[i] = err
-			continue
-		}
-		if errs[i] = o.fn(tx); errs[i] == nil {
-			ok++
-		}
-	}
-	if ok == 0 {
+	if runOps(tx, batch, errs) == 0 {
 		tx.Rollback()
 		return errs
 	}
 	if err := tx.Commit(); err != nil {
-		err = fmt.Errorf("sqlite: commit: %w", err)
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = err
-			}
-		}
+		commitFailed(errs, fmt.Errorf("sqlite: commit: %w", err))
 	}
 	return errs
+}
+
+// runOps runs each op whose caller still waits in tx, stores its outcome in
+// errs and returns how many succeeded.
+func runOps(tx *sql.Tx, ops []*groupOp, errs []error) int {
+	ok := 0
+	for i, o := range ops {
+		if err := o.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if errs[i] = o.fn(context.WithoutCancel(o.ctx), tx); errs[i] == nil {
+			ok++
+		}
+	}
+	return ok
+}
+
+// commitFailed gives the ops that succeeded the commit's error.
+func commitFailed(errs []error, err error) {
+	for i := range errs {
+		if errs[i] == nil {
+			errs[i] = err
+		}
+	}
+}
+
+// ride is the command writes an uplink transaction took (rideAlong).
+type ride struct {
+	ops  []*groupOp
+	errs []error
+}
+
+// rideAlong runs, in an uplink transaction that has done its own work, the
+// command writes queued meanwhile (at most maxGroup), so that they commit
+// with it; done delivers their outcomes once the transaction ended.
+func (d *DB) rideAlong(tx *sql.Tx) *ride {
+	g := d.cmdGroup()
+	g.mu.Lock()
+	n := min(len(g.queue), maxGroup)
+	if n == 0 {
+		g.mu.Unlock()
+		return nil
+	}
+	ops := g.queue[:n:n]
+	g.queue = g.queue[n:]
+	if len(g.queue) == 0 {
+		g.queue = nil
+	}
+	g.mu.Unlock()
+	r := &ride{ops: ops, errs: make([]error, n)}
+	runOps(tx, ops, r.errs)
+	return r
+}
+
+// done delivers the outcome of each op of the ride: its own, or commitErr
+// (the uplink transaction's commit failed) for those that succeeded.
+func (r *ride) done(d *DB, commitErr error) {
+	if r == nil {
+		return
+	}
+	if commitErr != nil {
+		commitFailed(r.errs, commitErr)
+	} else {
+		d.cmdGroup().rode.Add(int64(len(r.ops)))
+	}
+	for i, o := range r.ops {
+		o.done <- r.errs[i]
+	}
 }

@@ -117,3 +117,127 @@ func TestGroupMarkSent(t *testing.T) {
 }
 
 func contextWithCancel() (context.Context, context.CancelFunc) { return context.WithCancel(ctx) }
+
+// Command writes queued while an uplink batch holds the writer connection
+// commit in that batch's transaction: each caller gets its own outcome (a
+// failing or abandoned one alone), and the batch's uplinks commit with them.
+func TestGroupWriteRidesUplinkBatch(t *testing.T) {
+	db := openDisk(t)
+	modem := benchModems(t, db, 1)[0]
+	g := db.cmdGroup()
+
+	// Hold the writer connection as an uplink batch in progress would.
+	conn, err := db.w.Conn(ctx)
+	require.NoError(t, err)
+	const n = 12
+	type outcome struct {
+		created bool
+		err     error
+	}
+	out := make([]outcome, n)
+	abandoned, cancel := contextWithCancel()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			c := store.Command{ID: fmt.Sprintf("r%02d", i), ModemID: modem, VMID: store.MachineOfModem,
+				Name: "reboot", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+			cx := ctx
+			switch i {
+			case 3: // a modem that does not exist: fails alone
+				c.ModemID = 999_999
+			case 5: // its caller gives up before the batch reaches it
+				cx = abandoned
+			}
+			_, out[i].created, out[i].err = db.CreateSentCommand(cx, c, t0.Add(time.Second))
+		})
+	}
+	queued := func() int {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return len(g.queue)
+	}
+	for queued() < n {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	rode := g.rode.Load()
+
+	tx, err := conn.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	ups := []store.Uplink{{Kind: store.UpEvent, ModemID: modem, Received: t0,
+		Event: &store.Event{MsgID: "ride", Code: "door", Time: t0}}}
+	r, err := db.applyUplinks(ctx, tx, ups)
+	require.NoError(t, err)
+	require.NotNil(t, r)
+	require.Len(t, r.ops, n, "every queued write rides")
+	require.NoError(t, tx.Commit())
+	r.done(db, nil)
+	require.NoError(t, conn.Close())
+	wg.Wait()
+
+	assert.Equal(t, rode+n, g.rode.Load())
+	events, _, _, err := db.CountUplinks(ctx, modem)
+	require.NoError(t, err)
+	assert.Equal(t, 1, events, "the batch's own uplink")
+	vm, err := db.GetMachineByModem(ctx, modem)
+	require.NoError(t, err)
+	for i, o := range out {
+		id := fmt.Sprintf("r%02d", i)
+		c, err := db.GetCommand(ctx, id)
+		switch i {
+		case 3:
+			assert.ErrorIs(t, o.err, store.ErrNotFound, id)
+			assert.ErrorIs(t, err, store.ErrNotFound, id)
+		case 5:
+			assert.ErrorIs(t, o.err, context.Canceled, id)
+			assert.ErrorIs(t, err, store.ErrNotFound, id)
+		default:
+			require.NoError(t, o.err, id)
+			assert.True(t, o.created, id)
+			require.NoError(t, err, id)
+			assert.Equal(t, store.CmdSent, c.State, id)
+			assert.Equal(t, vm.ID, c.VMID, id)
+		}
+	}
+	// The group is idle again: a write on its own still works.
+	_, created, err := db.CreateCommand(ctx, store.Command{ID: "after", ModemID: modem, Name: "reboot",
+		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+	require.NoError(t, err)
+	assert.True(t, created)
+}
+
+// An uplink batch whose commit fails fails the command writes that rode in
+// it, and nothing of them is stored.
+func TestGroupWriteRideCommitFails(t *testing.T) {
+	db := openDisk(t)
+	modem := benchModems(t, db, 1)[0]
+	g := db.cmdGroup()
+	conn, err := db.w.Conn(ctx)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := db.CreateCommand(ctx, store.Command{ID: "lost", ModemID: modem, Name: "reboot",
+			CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+		done <- err
+	}()
+	for {
+		g.mu.Lock()
+		n := len(g.queue)
+		g.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	r, err := db.applyUplinks(ctx, tx, nil)
+	require.NoError(t, err)
+	require.NoError(t, tx.Rollback()) // as if the commit had failed
+	commitErr := errors.New("sqlite: commit: disk I/O error")
+	r.done(db, commitErr)
+	require.NoError(t, conn.Close())
+	assert.ErrorIs(t, <-done, commitErr)
+	_, err = db.GetCommand(ctx, "lost")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+}

@@ -174,7 +174,7 @@ func (f *cmdFence) CreateSentCommand(ctx context.Context, c store.Command, at ti
 func (f *cmdFence) CreateSentCommandIfHolds(ctx context.Context, c store.Command, at time.Time) (store.Command, bool, error) {
 	c.State = store.CmdSent
 	c.Attempts, c.SentAt = 1, at
-	guard := func(tx *sql.Tx) error {
+	guard := func(ctx context.Context, tx *sql.Tx) error {
 		if !f.holds(ctx, tx) {
 			return fmt.Errorf("sqlite: create sent command %q: %w", c.ID, store.ErrFenceBroken)
 		}

@@ -194,29 +194,41 @@ func (d *DB) ApplyUplinks(ctx context.Context, ups []store.Uplink) error {
 	if err := validate(ups); err != nil {
 		return err
 	}
-	return d.write(ctx, func(tx *sql.Tx) error {
-		b := &batch{d: d, ctx: ctx, tx: tx, stmts: make(map[string]*sql.Stmt, 8), modems: make(map[int64]*modemState)}
-		defer func() {
-			for _, s := range b.stmts {
-				s.Close() // closes the tx binding only; the prepared statement stays on the connection
-			}
-		}()
-		if err := b.load(ups); err != nil {
-			return dbErr("apply uplinks: load modems", err)
-		}
-		b.ups = ups
-		b.absorbed, b.ackOf = pairAnswers(ups)
-		for i := range ups {
-			b.i = i
-			if err := b.apply(&ups[i]); err != nil {
-				return dbErr(fmt.Sprintf("apply uplinks: uplink %d (kind %d, modem %d)", i, ups[i].Kind, ups[i].ModemID), err)
-			}
-		}
-		if err := b.touch(); err != nil {
-			return dbErr("apply uplinks: last seen", err)
-		}
-		return nil
+	var rode *ride
+	err := d.write(ctx, func(tx *sql.Tx) (err error) {
+		rode, err = d.applyUplinks(ctx, tx, ups)
+		return err
 	})
+	rode.done(d, err)
+	return err
+}
+
+// applyUplinks is ApplyUplinks' transaction: the batch, then the command
+// writes queued meanwhile (rideAlong), whose outcomes the caller delivers
+// once the transaction ended.
+func (d *DB) applyUplinks(ctx context.Context, tx *sql.Tx, ups []store.Uplink) (*ride, error) {
+	b := &batch{d: d, ctx: ctx, tx: tx, stmts: make(map[string]*sql.Stmt, 8), modems: make(map[int64]*modemState)}
+	defer func() {
+		for _, s := range b.stmts {
+			s.Close() // closes the tx binding only; the prepared statement stays on the connection
+		}
+	}()
+	if err := b.load(ups); err != nil {
+		return nil, dbErr("apply uplinks: load modems", err)
+	}
+	b.ups = ups
+	b.absorbed, b.ackOf = pairAnswers(ups)
+	for i := range ups {
+		b.i = i
+		if err := b.apply(&ups[i]); err != nil {
+			return nil, dbErr(fmt.Sprintf("apply uplinks: uplink %d (kind %d, modem %d)", i, ups[i].Kind, ups[i].ModemID), err)
+		}
+	}
+	if err := b.touch(); err != nil {
+		return nil, dbErr("apply uplinks: last seen", err)
+	}
+	// Command writes queued meanwhile commit with the batch.
+	return d.rideAlong(tx), nil
 }
 
 func (b *batch) apply(u *store.Uplink) error {
