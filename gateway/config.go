@@ -60,6 +60,11 @@ type Config struct {
 
 	IngestQueue int `json:"ingest_queue"` // uplinks waiting for the store at most (8192), besides each modem's newest presence and hello
 	IngestBatch int `json:"ingest_batch"` // uplinks per transaction at most (512)
+	// IngestLinger: how long a batch of fewer than 64 uplinks that nobody
+	// waits for end to end (heartbeats, presences, events) waits for more to
+	// join it before its transaction (20ms); a command answer never waits.
+	// Negative: never.
+	IngestLinger Duration `json:"ingest_linger"`
 
 	LogLevel string `json:"log_level"` // debug, info, warn, error (info)
 
@@ -109,6 +114,7 @@ func (c *Config) Defaults() {
 	defI(&c.WritesPending, 64)
 	defI(&c.IngestQueue, 8192)
 	defI(&c.IngestBatch, 512)
+	defD(&c.IngestLinger, 20*time.Millisecond)
 	if c.FiscalEmulated == nil {
 		on := true
 		c.FiscalEmulated = &on

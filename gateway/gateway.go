@@ -87,7 +87,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 		Connected:  func() int { return g.br.Count() },
 		QueueDepth: func() int { return g.w.Depth() },
 	})
-	g.w = ingest.NewWriter(db, ingest.WriterConfig{QueueSize: cfg.IngestQueue, MaxBatch: cfg.IngestBatch, Observe: g.m.Ingested})
+	g.w = ingest.NewWriter(db, ingest.WriterConfig{QueueSize: cfg.IngestQueue, MaxBatch: cfg.IngestBatch,
+		Linger: max(time.Duration(cfg.IngestLinger), 0), Observe: g.m.Ingested})
 	g.cmds = command.New(db, publisher{g}, g.m, command.Config{
 		AckTimeout: time.Duration(cfg.AckTimeout), ExecTimeout: time.Duration(cfg.ExecTimeout),
 		MaxAttempts: cfg.CommandAttempts, DefaultTTL: time.Duration(cfg.CommandTTL), Logger: log.With("part", "command"),

@@ -20,6 +20,16 @@ var ErrClosed = errors.New("ingest: writer closed")
 type WriterConfig struct {
 	QueueSize int // uplinks waiting at most (default 8192)
 	MaxBatch  int // uplinks per transaction at most (default 512)
+	// Linger, when positive, lets a small batch of uplinks that nobody waits
+	// for end to end (heartbeats, presences, events: their modem waits only
+	// for its acknowledgement) wait up to this long for more to join it,
+	// until it holds LingerBelow uplinks (default 64, at most MaxBatch). A
+	// transaction costs about as much as tens of such rows, so a fleet
+	// whose uplinks arrive one at a time writes them in batches instead. A
+	// command answer, or an uplink whose Submit waits, ends the wait at once
+	// and is never held. Zero: every batch commits as soon as it is taken.
+	Linger      time.Duration
+	LingerBelow int
 	// Observe, when set, is called after every commit, before the submitters
 	// are told, with the batch size and the time each uplink waited from
 	// Submit to commit.
@@ -88,6 +98,7 @@ type Writer struct {
 	completed   chan struct{}
 	answered    func(answers []store.Uplink)
 	answers     []store.Uplink
+	lingerT     *time.Timer // linger's, reused (the writer goroutine's only)
 }
 
 // OnAnswers sets fn to be told of the command answers (result uplinks) of
@@ -108,6 +119,10 @@ func NewWriter(st store.Uplinks, cfg WriterConfig) *Writer {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 512
 	}
+	if cfg.LingerBelow <= 0 {
+		cfg.LingerBelow = 64
+	}
+	cfg.LingerBelow = min(cfg.LingerBelow, cfg.MaxBatch)
 	return &Writer{st: st, cfg: cfg, q: make(chan item, cfg.QueueSize), pq: make(chan item, cfg.QueueSize),
 		latest:  newLatestLane(),
 		ordered: make(map[int64]int), stop: make(chan struct{}), done: make(chan struct{}),
@@ -229,7 +244,7 @@ func (w *Writer) Run() {
 		case first = <-w.pq:
 		case first = <-w.q:
 		case <-w.latest.wake:
-			if batch = w.fill(batch[:0]); len(batch) > 0 {
+			if batch = w.linger(w.fill(batch[:0])); len(batch) > 0 {
 				w.commit(batch, ups[:0])
 				clear(batch)
 			}
@@ -245,10 +260,54 @@ func (w *Writer) Run() {
 				clear(batch)
 			}
 		}
-		batch = w.fill(append(batch[:0], first))
+		batch = w.linger(w.fill(append(batch[:0], first)))
 		w.commit(batch, ups[:0])
 		clear(batch)
 	}
+}
+
+// linger holds a batch smaller than cfg.LingerBelow, with nothing in it that
+// a caller waits for end to end, until it has grown to LingerBelow, a
+// command answer or a waiting Submit joins it, cfg.Linger has passed or the
+// writer is closing; then it fills the batch again from every lane.
+func (w *Writer) linger(batch []item) []item {
+	if w.cfg.Linger <= 0 || len(batch) == 0 || len(batch) >= w.cfg.LingerBelow || waitedFor(batch) {
+		return batch
+	}
+	if w.lingerT == nil {
+		w.lingerT = time.NewTimer(w.cfg.Linger)
+	} else {
+		w.lingerT.Reset(w.cfg.Linger)
+	}
+	defer w.lingerT.Stop()
+	for len(batch)+w.latest.len() < w.cfg.LingerBelow {
+		select {
+		case it := <-w.pq:
+			return w.fill(append(batch, it))
+		case it := <-w.q:
+			batch = append(batch, it)
+			if waitedFor(batch[len(batch)-1:]) {
+				return w.fill(batch)
+			}
+		case <-w.latest.wake:
+		case <-w.lingerT.C:
+			return w.fill(batch)
+		case <-w.stop:
+			return w.fill(batch)
+		}
+	}
+	return w.fill(batch)
+}
+
+// waitedFor: the batch holds a command answer, which a REST caller waits
+// for, or an uplink whose Submit waits for the commit.
+func waitedFor(batch []item) bool {
+	for i := range batch {
+		if batch[i].up.Kind == store.UpResult || batch[i].done != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // fill adds to batch what waits: answers first (at most half a batch, so the
