@@ -138,6 +138,15 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	s := &server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
 		sessions: newSessionCache(cfg.AuthCacheTTL, maxSessions)}
+	if l, ok := cfg.Store.(modemCompanyLister); ok {
+		// One read of ~20 bytes per modem; without it the cache fills as
+		// modems are used. A failure only leaves it cold.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := s.modemCos.fill(ctx, l); err != nil {
+			s.log.Warn("modem companies not cached", "err", err)
+		}
+		cancel()
+	}
 	s.routes()
 	return s, nil
 }

@@ -1,6 +1,9 @@
 package api
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
 
 // maxModemCompanies bounds modemCompanyCache: far more modems than one
 // install has (an entry is a few dozen bytes); past it the cache starts over.
@@ -52,4 +55,38 @@ func (c *modemCompanyCache) put(modemID, companyID int64) {
 		c.m = make(map[int64]int64)
 	}
 	c.m[modemID] = companyID
+}
+
+// modemCompanyLister is a store that lists every modem's company at once
+// (the sqlite store's ModemCompanies).
+type modemCompanyLister interface {
+	ModemCompanies(ctx context.Context, fn func(modemID, companyID int64)) error
+}
+
+// fill remembers every modem's company from one read, so that the first
+// command to each modem after a start needs no read either. Past the bound
+// the cache keeps the first ones listed.
+func (c *modemCompanyCache) fill(ctx context.Context, l modemCompanyLister) error {
+	m := make(map[int64]int64)
+	limit := c.max
+	if limit <= 0 {
+		limit = maxModemCompanies
+	}
+	err := l.ModemCompanies(ctx, func(modemID, companyID int64) {
+		if len(m) < limit {
+			m[modemID] = companyID
+		}
+	})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, company := range c.m {
+		if len(m) < limit {
+			m[id] = company
+		}
+	}
+	c.m = m
+	return nil
 }

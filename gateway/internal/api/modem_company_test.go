@@ -163,3 +163,64 @@ func TestModemCompanyCache(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, int64(40), got)
 }
+
+// listerFunc lists fixed modem companies.
+type listerFunc func(fn func(modemID, companyID int64)) error
+
+func (l listerFunc) ModemCompanies(_ context.Context, fn func(modemID, companyID int64)) error {
+	return l(fn)
+}
+
+func TestModemCompanyCacheFill(t *testing.T) {
+	t.Parallel()
+	c := modemCompanyCache{max: 3}
+	c.put(9, 90) // learned before the fill: kept while there is room
+	require.NoError(t, c.fill(context.Background(), listerFunc(func(fn func(int64, int64)) error {
+		fn(1, 10)
+		fn(2, 20)
+		return nil
+	})))
+	for id, want := range map[int64]int64{1: 10, 2: 20, 9: 90} {
+		got, ok := c.get(id)
+		require.True(t, ok, "modem %d", id)
+		assert.Equal(t, want, got)
+	}
+	// Past the bound the first listed stay.
+	require.NoError(t, c.fill(context.Background(), listerFunc(func(fn func(int64, int64)) error {
+		for id := int64(1); id <= 5; id++ {
+			fn(id, id*10)
+		}
+		return nil
+	})))
+	for id := int64(1); id <= 5; id++ {
+		_, ok := c.get(id)
+		assert.Equal(t, id <= 3, ok, "modem %d", id)
+	}
+	// A failed read leaves the cache as it was.
+	require.Error(t, c.fill(context.Background(), listerFunc(func(fn func(int64, int64)) error {
+		fn(7, 70)
+		return assert.AnError
+	})))
+	_, ok := c.get(7)
+	assert.False(t, ok)
+	_, ok = c.get(1)
+	assert.True(t, ok)
+}
+
+// The API starts with every existing modem's company known: the first
+// POST /set to each reads nothing.
+func TestModemCompaniesKnownAtStart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m1 := e.modem("860000000000011", store.DefaultCompanyID)
+	m2 := e.modem("860000000000012", otherCompany)
+	cs := &countingStore{DB: e.st}
+	h, err := New(Config{Store: cs, Commands: e.cmd})
+	require.NoError(t, err)
+	srv := h.(*server)
+	for id, want := range map[int64]int64{m1.ID: store.DefaultCompanyID, m2.ID: otherCompany} {
+		got, ok := srv.modemCos.get(id)
+		require.True(t, ok, "modem %d", id)
+		assert.Equal(t, want, got)
+	}
+}

@@ -20,3 +20,26 @@ func (d *DB) ModemTarget(ctx context.Context, modemID int64) (companyID, vmID in
 	}
 	return companyID, vmID, nil
 }
+
+// ModemCompanies calls fn with the id and company of every modem, for a cache
+// that starts warm (the API's modem → company cache: a modem's company never
+// changes).
+func (d *DB) ModemCompanies(ctx context.Context, fn func(modemID, companyID int64)) error {
+	r, err := d.reader()
+	if err != nil {
+		return err
+	}
+	rows, err := r.QueryContext(ctx, `SELECT id, company_id FROM modems`)
+	if err != nil {
+		return dbErr("modem companies", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, company int64
+		if err := rows.Scan(&id, &company); err != nil {
+			return dbErr("modem companies", err)
+		}
+		fn(id, company)
+	}
+	return dbErr("modem companies", rows.Err())
+}
