@@ -257,6 +257,16 @@ func TestFleet(t *testing.T) {
 			return false
 		})
 	})
+
+	t.Run("checkpoints exported", func(t *testing.T) {
+		// An idle database has its log copied within the checkpointer's tick (1 s).
+		eventually(t, 5*time.Second, "a passive checkpoint counted", func() bool {
+			return g.metric(t, "vendgate_store_checkpoints_total", `mode="passive"`) >= 1
+		})
+		if n := g.metric(t, "vendgate_store_checkpoints_failed_total"); n != 0 {
+			t.Errorf("%v checkpoints failed", n)
+		}
+	})
 }
 
 func pahoClient(broker, id, user, pw string) mqtt.Client {

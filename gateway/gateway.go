@@ -86,6 +86,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 	g.m = metrics.New(metrics.Sources{
 		Connected:  func() int { return g.br.Count() },
 		QueueDepth: func() int { return g.w.Depth() },
+		Checkpoints: func() metrics.Checkpoints {
+			c := db.CheckpointStats()
+			return metrics.Checkpoints{Passive: c.Passive, Restart: c.Restart, Truncate: c.Truncate, Busy: c.Busy,
+				Failed: c.Failed, WriterHeld: c.WriterHeld}
+		},
 	})
 	g.w = ingest.NewWriter(db, ingest.WriterConfig{QueueSize: cfg.IngestQueue, MaxBatch: cfg.IngestBatch,
 		Linger: max(time.Duration(cfg.IngestLinger), 0), Observe: g.m.Ingested})

@@ -186,16 +186,20 @@ phase_cpu() {  # phase_cpu TARGET PID BROKER -> sample CPU at a 30 s heartbeat
 phase_commands() {  # on the running hb fleet (CMD_MODEMS <= HB_MODEMS)
   log "commands: $CMD_RATE/s for ${CMD_SECS}s over $CMD_MODEMS modems"
   ( sleep 3; profile commands ) &
-  local c0 c1 t0 t1; c0=$(cpu_ticks "$GW_PID"); t0=$(date +%s.%N)
-  $VE rest-load --api "http://$HTTP_GW" --password $ADMIN_PW --rate "$CMD_RATE" --duration "${CMD_SECS}s" \
-    --modems "$CMD_MODEMS" --timeout 20s >"$TMP/rest.out" 2>"$TMP/rest.err" || true
-  c1=$(cpu_ticks "$GW_PID"); t1=$(date +%s.%N)
+  local fpid=${FLEET_PID[hb]:-} c0 c1 f0=0 f1=0 t0 t1
+  c0=$(cpu_ticks "$GW_PID"); [ -n "$fpid" ] && f0=$(cpu_ticks "$fpid"); t0=$(date +%s.%N)
+  { TIMEFORMAT='%U %S'; time $VE rest-load --api "http://$HTTP_GW" --password $ADMIN_PW --rate "$CMD_RATE" \
+    --duration "${CMD_SECS}s" --modems "$CMD_MODEMS" --timeout 20s >"$TMP/rest.out" 2>"$TMP/rest.err" || true; } 2>"$TMP/rest.time"
+  c1=$(cpu_ticks "$GW_PID"); [ -n "$fpid" ] && f1=$(cpu_ticks "$fpid"); t1=$(date +%s.%N)
   result "commands gateway: $CMD_RATE/s x ${CMD_SECS}s over $CMD_MODEMS modems (REST POST -> modem ack -> succeeded visible over REST):"
   sed 's/^/    /' "$TMP/rest.out" | tee -a "$OUT"
-  # The gateway's CPU while rest-load ran, the fleet's heartbeats included (the cpu phase's figure).
+  # Who used the 2 cores while rest-load ran: the gateway and the fleet (their heartbeats included, see the
+  # cpu phase), and rest-load itself.
   local n; n=$(sed -n 's/.*submitted=\([0-9]*\).*/\1/p' "$TMP/rest.out")
-  result "    gateway CPU $(awk -v c="$((c1 - c0))" -v hz="$HZ" -v a="$t0" -v b="$t1" -v n="${n:-0}" \
-    'BEGIN{ s = c / hz; printf "%.2f core over %.1f s, %.0f us per command (heartbeats included)", s / (b - a), b - a, (n > 0 ? s / n * 1e6 : 0) }')"
+  cores() { awk -v s="$1" -v a="$t0" -v b="$t1" -v n="${n:-0}" \
+    'BEGIN{ printf "%.2f core, %.0f us per command", s / (b - a), (n > 0 ? s / n * 1e6 : 0) }'; }
+  result "    CPU over $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s: gateway $(cores "$(awk -v c=$((c1 - c0)) -v hz="$HZ" 'BEGIN{print c / hz}')") (heartbeats included);" \
+    "rest-load $(cores "$(awk '{print $1 + $2}' "$TMP/rest.time")"); fleet $(cores "$(awk -v c=$((f1 - f0)) -v hz="$HZ" 'BEGIN{print c / hz}')") (heartbeats included)"
 }
 phase_storm() {  # restart the target with N modems connected
   local target=$1 broker=$2

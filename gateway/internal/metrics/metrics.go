@@ -34,6 +34,16 @@ type Metrics struct {
 type Sources struct {
 	Connected  func() int // modems connected to the broker
 	QueueDepth func() int // uplinks waiting for the store
+	// Checkpoints are the store's WAL checkpoint counters since start; nil:
+	// none are exported.
+	Checkpoints func() Checkpoints
+}
+
+// Checkpoints are the store's WAL checkpoint counters.
+type Checkpoints struct {
+	Passive, Restart, Truncate int64 // finished, by mode
+	Busy, Failed               int64 // kept from finishing by a reader or the writer; failed with an error
+	WriterHeld                 time.Duration
 }
 
 // New registers every collector on a fresh registry.
@@ -89,7 +99,40 @@ func New(src Sources) *Metrics {
 	}, func() float64 { return float64(call(src.QueueDepth)) })
 	m.reg.MustRegister(m.messages, m.rejected, m.ingestLat, m.batchSize, m.commands, m.commandsLive,
 		m.cmdRTT, m.httpErrors, m.connects, m.connected, m.queueDepth)
+	if src.Checkpoints != nil {
+		m.reg.MustRegister(checkpointCollectors(src.Checkpoints)...)
+	}
 	return m
+}
+
+// checkpointCollectors export the store's checkpoint counters.
+func checkpointCollectors(read func() Checkpoints) []prometheus.Collector {
+	var cs []prometheus.Collector
+	for mode, get := range map[string]func(Checkpoints) int64{
+		"passive":  func(c Checkpoints) int64 { return c.Passive },
+		"restart":  func(c Checkpoints) int64 { return c.Restart },
+		"truncate": func(c Checkpoints) int64 { return c.Truncate },
+	} {
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "vendgate_store_checkpoints_total",
+			Help:        "WAL checkpoints of the SQLite store that finished, by mode.",
+			ConstLabels: prometheus.Labels{"mode": mode},
+		}, func() float64 { return float64(get(read())) }))
+	}
+	return append(cs,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "vendgate_store_checkpoints_busy_total",
+			Help: "WAL restarts and truncations of the SQLite store that a reader or the writer kept from finishing (retried).",
+		}, func() float64 { return float64(read().Busy) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "vendgate_store_checkpoints_failed_total",
+			Help: "WAL checkpoints of the SQLite store that failed with an error.",
+		}, func() float64 { return float64(read().Failed) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "vendgate_store_writer_held_seconds_total",
+			Help: "Time the SQLite store's writer waited for WAL restarts.",
+		}, func() float64 { return read().WriterHeld.Seconds() }),
+	)
 }
 
 func call(f func() int) int {

@@ -317,3 +317,22 @@ func (c *checkpointer) err() error {
 	}
 	return nil
 }
+
+// CheckpointStats is what the checkpointer has done since Open.
+type CheckpointStats struct {
+	Passive, Restart, Truncate int64         // checkpoints that finished, by mode
+	Busy                       int64         // restarts and truncations a reader or the writer kept from finishing
+	Failed                     int64         // checkpoints that failed with an error
+	WriterHeld                 time.Duration // time the writer waited for restarts in all
+}
+
+// CheckpointStats reports the checkpointer's counters (all zero for a
+// database without a WAL, e.g. in memory).
+func (d *DB) CheckpointStats() CheckpointStats {
+	c := d.ckpt
+	if c == nil {
+		return CheckpointStats{}
+	}
+	return CheckpointStats{Passive: c.passives.Load(), Restart: c.restarts.Load(), Truncate: c.truncates.Load(),
+		Busy: c.busy.Load(), Failed: c.failures.Load(), WriterHeld: time.Duration(c.held.Load())}
+}
