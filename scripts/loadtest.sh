@@ -278,6 +278,6 @@ fi
 if want storm; then
   log "storm phase"; phase_storm mosquitto $MQTT_MOSQ; phase_storm gateway $MQTT_GW
 fi
-result "gateway metrics: $(curl -s "http://$HTTP_GW/metrics" | grep -E '^vendgate_(messages_rejected_total|commands_total)' | tr '\n' ' ')"
+result "gateway metrics: $(curl -s "http://$HTTP_GW/metrics" | grep -E "^vendgate_(messages_rejected_total|commands_total|store_checkpoints_total|store_writer_held)" | tr '\n' ' ')"
 stop_gateway; stop_mosquitto
 log "results in $OUT"
