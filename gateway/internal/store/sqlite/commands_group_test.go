@@ -166,7 +166,7 @@ func TestGroupWriteRidesUplinkBatch(t *testing.T) {
 	require.NoError(t, err)
 	ups := []store.Uplink{{Kind: store.UpEvent, ModemID: modem, Received: t0,
 		Event: &store.Event{MsgID: "ride", Code: "door", Time: t0}}}
-	r, err := db.applyUplinks(ctx, tx, ups)
+	r, _, _, err := db.applyUplinks(ctx, tx, ups)
 	require.NoError(t, err)
 	require.NotNil(t, r)
 	require.Len(t, r.ops, n, "every queued write rides")
@@ -231,7 +231,7 @@ func TestGroupWriteRideCommitFails(t *testing.T) {
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	require.NoError(t, err)
-	r, err := db.applyUplinks(ctx, tx, nil)
+	r, _, _, err := db.applyUplinks(ctx, tx, nil)
 	require.NoError(t, err)
 	require.NoError(t, tx.Rollback()) // as if the commit had failed
 	commitErr := errors.New("sqlite: commit: disk I/O error")

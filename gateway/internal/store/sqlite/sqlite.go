@@ -70,6 +70,9 @@ type DB struct {
 
 	ckpt *checkpointer // copies the WAL into the file (checkpoint.go); nil in memory
 
+	mc     modemCache    // modem states between uplink batches (uplinks_cache.go)
+	wOpens *atomic.Int64 // connections opened for the writer's DSN (writerOpened)
+
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt // writer statements prepared once, used via tx.StmtContext
 
@@ -107,6 +110,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		q.Set("cache", "shared")
 		q.Set("_txlock", "immediate")
 		dsn := fmt.Sprintf("file:vendgate-mem-%d?%s", memSeq.Add(1), q.Encode())
+		d.wOpens = writerOpened(dsn)
 		w, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: open: %w", err)
@@ -131,6 +135,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		wq.Add("_pragma", "wal_autocheckpoint(0)")
 		wq.Add("_pragma", fmt.Sprintf("cache_size(%d)", -writerCacheKiB))
 		wq.Set("_txlock", "immediate")
+		d.wOpens = writerOpened(path + "?" + wq.Encode())
 		w, err := sql.Open("sqlite", path+"?"+wq.Encode())
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: open: %w", err)
@@ -282,6 +287,15 @@ func (d *DB) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, e
 // write runs fn in a writer transaction (BEGIN IMMEDIATE) and commits it when fn
 // returns nil.
 func (d *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return d.writeTx(ctx, func(tx *sql.Tx) error {
+		d.mc.bump() // it may change what the uplink batches cache (uplinks_cache.go)
+		return fn(tx)
+	})
+}
+
+// writeTx is write without telling the modem cache: for ApplyUplinks, which
+// keeps the cache in step itself.
+func (d *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if d.closed.Load() {
 		return errClosed
 	}

@@ -57,7 +57,7 @@ const (
 )
 
 // uplinkQueries are prepared at Open.
-var uplinkQueries = []string{qModems, qTouch, qTouchAll, qHello, qPresence, qHeartbeat, qEvent, qVend, qAudit,
+var uplinkQueries = []string{qDataVersion, qModems, qTouch, qTouchAll, qHello, qPresence, qHeartbeat, qEvent, qVend, qAudit,
 	qLastSale, qAuditTime, qResult, qListStamp}
 
 // modemState is what one batch learned about a modem.
@@ -106,16 +106,26 @@ func (b *batch) exec(q string, args ...any) (sql.Result, error) {
 	return s.ExecContext(b.ctx, args...)
 }
 
-// load reads, in one query, every modem the batch names. Modems that do not
-// exist stay absent and their uplinks are skipped.
-func (b *batch) load(ups []store.Uplink) error {
-	ids := make([]int64, 0, len(ups))
+// load finds every modem the batch names: from the cache where it holds
+// them (uplinks_cache.go), the others in one query. Modems that do not exist
+// stay absent and their uplinks are skipped.
+func (b *batch) load(ups []store.Uplink, cached map[int64]modemState) error {
+	var ids []int64
 	for i := range ups {
 		id := ups[i].ModemID
-		if _, ok := b.modems[id]; !ok {
-			b.modems[id] = nil
-			ids = append(ids, id)
+		if _, ok := b.modems[id]; ok {
+			continue
 		}
+		if st, ok := cached[id]; ok {
+			b.modems[id] = &st
+			b.order = append(b.order, id)
+			continue
+		}
+		b.modems[id] = nil
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil
 	}
 	arg, err := json.Marshal(ids)
 	if err != nil {
@@ -194,41 +204,53 @@ func (d *DB) ApplyUplinks(ctx context.Context, ups []store.Uplink) error {
 	if err := validate(ups); err != nil {
 		return err
 	}
-	var rode *ride
-	err := d.write(ctx, func(tx *sql.Tx) (err error) {
-		rode, err = d.applyUplinks(ctx, tx, ups)
+	var (
+		rode  *ride
+		view  cacheView
+		state map[int64]*modemState
+	)
+	err := d.writeTx(ctx, func(tx *sql.Tx) (err error) {
+		rode, view, state, err = d.applyUplinks(ctx, tx, ups)
 		return err
 	})
+	if err == nil {
+		d.mc.store(view, state)
+	}
 	rode.done(d, err)
 	return err
 }
 
 // applyUplinks is ApplyUplinks' transaction: the batch, then the command
 // writes queued meanwhile (rideAlong), whose outcomes the caller delivers
-// once the transaction ended.
-func (d *DB) applyUplinks(ctx context.Context, tx *sql.Tx, ups []store.Uplink) (*ride, error) {
+// once the transaction ended, and the modem states to cache once it
+// committed (under view).
+func (d *DB) applyUplinks(ctx context.Context, tx *sql.Tx, ups []store.Uplink) (
+	rode *ride, view cacheView, states map[int64]*modemState, err error) {
 	b := &batch{d: d, ctx: ctx, tx: tx, stmts: make(map[string]*sql.Stmt, 8), modems: make(map[int64]*modemState)}
 	defer func() {
 		for _, s := range b.stmts {
 			s.Close() // closes the tx binding only; the prepared statement stays on the connection
 		}
 	}()
-	if err := b.load(ups); err != nil {
-		return nil, dbErr("apply uplinks: load modems", err)
+	if view, err = b.cached(ctx); err != nil {
+		return nil, view, nil, dbErr("apply uplinks: data version", err)
+	}
+	if err := b.load(ups, view.states); err != nil {
+		return nil, view, nil, dbErr("apply uplinks: load modems", err)
 	}
 	b.ups = ups
 	b.absorbed, b.ackOf = pairAnswers(ups)
 	for i := range ups {
 		b.i = i
 		if err := b.apply(&ups[i]); err != nil {
-			return nil, dbErr(fmt.Sprintf("apply uplinks: uplink %d (kind %d, modem %d)", i, ups[i].Kind, ups[i].ModemID), err)
+			return nil, view, nil, dbErr(fmt.Sprintf("apply uplinks: uplink %d (kind %d, modem %d)", i, ups[i].Kind, ups[i].ModemID), err)
 		}
 	}
 	if err := b.touch(); err != nil {
-		return nil, dbErr("apply uplinks: last seen", err)
+		return nil, view, nil, dbErr("apply uplinks: last seen", err)
 	}
 	// Command writes queued meanwhile commit with the batch.
-	return d.rideAlong(tx), nil
+	return d.rideAlong(tx), view, b.modems, nil
 }
 
 func (b *batch) apply(u *store.Uplink) error {
