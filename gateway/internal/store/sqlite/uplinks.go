@@ -209,6 +209,8 @@ func (d *DB) ApplyUplinks(ctx context.Context, ups []store.Uplink) error {
 		view  cacheView
 		state map[int64]*modemState
 	)
+	d.mc.apply.Lock()
+	defer d.mc.apply.Unlock()
 	err := d.writeTx(ctx, func(tx *sql.Tx) (err error) {
 		rode, view, state, err = d.applyUplinks(ctx, tx, ups)
 		return err

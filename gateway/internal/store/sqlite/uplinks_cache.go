@@ -32,13 +32,17 @@ import (
 //     empties the cache.
 //
 // A batch that fails leaves the cache as it was (its rows were rolled back);
-// one that commits stores what it learned.
+// one that commits stores what it learned. Batches run one at a time
+// (modemCache.apply, held from before a batch's transaction until its states
+// are stored), so the next batch always starts from the previous one's.
 
 // qDataVersion is prepared at Open (uplinkQueries).
 const qDataVersion = `PRAGMA data_version`
 
 // modemCache is a DB's cache of modem states between batches.
 type modemCache struct {
+	apply sync.Mutex // held by ApplyUplinks throughout
+
 	mu      sync.Mutex
 	gen     uint64 // bumped by every other write transaction (DB.write)
 	valid   bool

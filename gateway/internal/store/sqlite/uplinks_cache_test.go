@@ -4,6 +4,8 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,4 +120,40 @@ func TestModemCacheFollowsChanges(t *testing.T) {
 		assert.Equal(t, e.vm1.ID, e.event(t, e.db))
 		assert.Equal(t, misses+1, e.db.mc.misses.Load(), "a new writer connection reads again")
 	})
+}
+
+// Batches from several goroutines at once (the store is safe for concurrent
+// use) each start from the states the one before committed: a modem that
+// flips online and offline in every batch ends as the last batch left it,
+// and the cache is never read while being written (go test -race).
+func TestModemCacheConcurrentBatches(t *testing.T) {
+	e := newCacheEnv(t)
+	const workers, rounds = 4, 25
+	var epoch atomic.Uint64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range rounds {
+				n := epoch.Add(1)
+				tm := t0.Add(time.Duration(n) * time.Second)
+				err := e.db.ApplyUplinks(ctx, []store.Uplink{
+					{Kind: store.UpPresence, ModemID: e.modem, Received: tm, Presence: &store.Presence{Online: true, Epoch: n}},
+					{Kind: store.UpEvent, ModemID: e.modem, Received: tm, Event: &store.Event{MsgID: fmt.Sprintf("k%d", n), Time: tm}},
+					{Kind: store.UpPresence, ModemID: e.modem, Received: tm, Presence: &store.Presence{Online: n%2 == 0, Epoch: n}},
+				})
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	m, err := e.db.GetModem(ctx, e.modem)
+	require.NoError(t, err)
+	// The highest epoch wins whatever the order; its second presence decides.
+	var last uint64
+	require.NoError(t, e.db.w.QueryRow(`SELECT epoch FROM modems WHERE id = ?`, e.modem).Scan(&last))
+	assert.Equal(t, uint64(workers*rounds), last)
+	assert.Equal(t, last%2 == 0, m.Online)
+	events, _, _, err := e.db.CountUplinks(ctx, e.modem)
+	require.NoError(t, err)
+	assert.Equal(t, workers*rounds, events)
 }
