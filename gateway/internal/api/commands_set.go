@@ -26,13 +26,13 @@ type modemTargetReader interface {
 // process, and the command is recorded as its machine's data.
 func (s *server) setTarget(r *http.Request, sess *session, id int64) (int64, error) {
 	if seesCompany(sess.User) {
-		if mt, ok := s.cfg.Store.(modemTargetReader); ok {
-			if company, ok := s.modemCos.get(id); ok {
-				if company != sess.User.CompanyID {
-					return 0, errNotFound(msgModemNotFound)
-				}
-				return store.MachineOfModem, nil
+		if company, ok := s.modemCos.get(id); ok {
+			if company != sess.User.CompanyID {
+				return 0, errNotFound(msgModemNotFound)
 			}
+			return store.MachineOfModem, nil // resolved by the create (store.Command contract)
+		}
+		if mt, ok := s.cfg.Store.(modemTargetReader); ok {
 			company, vmID, err := mt.ModemTarget(r.Context(), id)
 			if errors.Is(err, store.ErrNotFound) {
 				return 0, errNotFound(msgModemNotFound)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -215,7 +217,7 @@ func TestModemCompaniesKnownAtStart(t *testing.T) {
 	m1 := e.modem("860000000000011", store.DefaultCompanyID)
 	m2 := e.modem("860000000000012", otherCompany)
 	cs := &countingStore{DB: e.st}
-	h, err := New(Config{Store: cs, Commands: e.cmd})
+	h, err := New(Config{Store: cs, Commands: e.cmd, Now: e.clk.Now})
 	require.NoError(t, err)
 	srv := h.(*server)
 	for id, want := range map[int64]int64{m1.ID: store.DefaultCompanyID, m2.ID: otherCompany} {
@@ -223,4 +225,17 @@ func TestModemCompaniesKnownAtStart(t *testing.T) {
 		require.True(t, ok, "modem %d", id)
 		assert.Equal(t, want, got)
 	}
+	// The first command to each reads no modem; another company's is still
+	// not found.
+	set := func(modem int64) int {
+		req := httptest.NewRequest("POST", fmt.Sprintf("/v2/modems/%d/set", modem), strings.NewReader(`{"cashless_mode":1}`))
+		req.Header.Set("Authorization", "Bearer "+e.adminTok)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	assert.Equal(t, http.StatusOK, set(m1.ID))
+	assert.Equal(t, http.StatusNotFound, set(m2.ID))
+	assert.Zero(t, cs.modemTarget.Load()+cs.getModem.Load(), "no modem read")
 }

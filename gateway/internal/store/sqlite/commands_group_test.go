@@ -151,14 +151,7 @@ func TestGroupWriteRidesUplinkBatch(t *testing.T) {
 			_, out[i].created, out[i].err = db.CreateSentCommand(cx, c, t0.Add(time.Second))
 		})
 	}
-	queued := func() int {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		return len(g.queue)
-	}
-	for queued() < n {
-		time.Sleep(time.Millisecond)
-	}
+	waitQueued(g, n)
 	cancel()
 	rode := g.rode.Load()
 
@@ -220,15 +213,7 @@ func TestGroupWriteRideCommitFails(t *testing.T) {
 			CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)})
 		done <- err
 	}()
-	for {
-		g.mu.Lock()
-		n := len(g.queue)
-		g.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitQueued(g, 1)
 	tx, err := conn.BeginTx(ctx, nil)
 	require.NoError(t, err)
 	r, _, _, err := db.applyUplinks(ctx, tx, nil)
@@ -240,4 +225,18 @@ func TestGroupWriteRideCommitFails(t *testing.T) {
 	assert.ErrorIs(t, <-done, commitErr)
 	_, err = db.GetCommand(ctx, "lost")
 	assert.ErrorIs(t, err, store.ErrNotFound)
+}
+
+// waitQueued returns once n command writes wait in g's queue (their callers
+// blocked behind a held writer connection).
+func waitQueued(g *cmdGroup, n int) {
+	for {
+		g.mu.Lock()
+		q := len(g.queue)
+		g.mu.Unlock()
+		if q >= n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
