@@ -79,15 +79,18 @@ func TestSessionCacheUnit(t *testing.T) {
 	sess := func(user int64) *session {
 		return &session{User: store.User{ID: user}, Token: store.Token{AccessExpires: now.Add(time.Hour)}}
 	}
-	t.Run("hit, copy, ttl", func(t *testing.T) {
+	t.Run("hit, shared, ttl", func(t *testing.T) {
 		c := newSessionCache(time.Minute, 10)
-		c.put("a", sess(1), now, c.generation())
+		put := sess(1)
+		c.put("a", put, now, c.generation())
 		got, ok := c.get("a", now.Add(time.Minute-1))
 		require.True(t, ok)
-		got.User.ID = 99 // a handler changing its copy does not change the cache
+		// Requests share the session (read-only: env's sessionGuard checks
+		// that no handler changes one).
+		require.Same(t, put, got)
 		got, ok = c.get("a", now)
 		require.True(t, ok)
-		require.Equal(t, int64(1), got.User.ID)
+		require.Same(t, put, got)
 		_, ok = c.get("a", now.Add(time.Minute))
 		require.False(t, ok, "ttl over")
 		_, ok = c.get("b", now)

@@ -146,7 +146,7 @@ func newEnv(t testing.TB, mod ...func(*Config)) *env {
 	h, err := New(cfg)
 	require.NoError(t, err)
 	e.h = h
-	e.srv = httptest.NewServer(h)
+	e.srv = httptest.NewServer(e.sessionGuard(h.(*server)))
 	t.Cleanup(e.srv.Close)
 
 	e.admin = e.user("admin@example.com", RoleAdmin, store.DefaultCompanyID)
@@ -157,6 +157,36 @@ func newEnv(t testing.TB, mod ...func(*Config)) *env {
 	e.operTok = e.token(e.oper)
 	e.otherTok = e.token(e.other)
 	return e
+}
+
+// sessionGuard serves through s and fails the test when a request changed a
+// cached session: requests of a token share its session (sessionCache), so a
+// handler that changed one would change it for the next requests too. Every
+// test going through e.do checks every handler it reaches.
+func (e *env) sessionGuard(s *server) http.Handler {
+	var (
+		mu   sync.Mutex
+		seen = map[*session]session{} // as first seen
+	)
+	check := func() {
+		s.sessions.mu.RLock()
+		defer s.sessions.mu.RUnlock()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, en := range s.sessions.entries {
+			was, ok := seen[en.sess]
+			if !ok {
+				seen[en.sess] = *en.sess
+			} else if was != *en.sess {
+				e.t.Errorf("a request changed the cached session of user %d: %+v, was %+v", was.User.ID, *en.sess, was)
+			}
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		check()
+		s.ServeHTTP(w, r)
+		check()
+	})
 }
 
 // user creates an active user with testPassword (cheap hash: tests only).
