@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"vendgate/gateway/internal/store"
@@ -133,6 +134,25 @@ func (s *server) handleCommandGet(w http.ResponseWriter, r *http.Request, sess *
 	if err != nil {
 		return err
 	}
+	finals, _ := s.cfg.Commands.(FinalCommands)
+	get := func() (store.Command, error) {
+		if finals != nil {
+			if c, ok := finals.Final(id); ok {
+				return c, nil
+			}
+		}
+		return s.cfg.Store.GetCommand(r.Context(), id)
+	}
+	// A command the Commander remembers ending is final: nothing to wait for.
+	if finals != nil {
+		if c, ok := finals.Final(id); ok {
+			if err := s.canSeeCommand(r, sess, c); err != nil {
+				return err
+			}
+			writeCommandJSON(w, c)
+			return nil
+		}
+	}
 	watcher, _ := s.cfg.Commands.(CommandWatcher)
 	var (
 		changed, stopping <-chan struct{}
@@ -145,15 +165,6 @@ func (s *server) handleCommandGet(w http.ResponseWriter, r *http.Request, sess *
 		changed, cancel = watcher.Watch(id)
 	}
 	defer func() { cancel() }()
-	finals, _ := s.cfg.Commands.(FinalCommands)
-	get := func() (store.Command, error) {
-		if finals != nil {
-			if c, ok := finals.Final(id); ok {
-				return c, nil
-			}
-		}
-		return s.cfg.Store.GetCommand(r.Context(), id)
-	}
 	// A command the Commander has in flight needs no first read before a
 	// wait: it is not final, and the loop below reads it when the wait ends.
 	var c store.Command
@@ -173,8 +184,8 @@ func (s *server) handleCommandGet(w http.ResponseWriter, r *http.Request, sess *
 		return err
 	}
 	if wait > 0 && !c.State.Terminal() {
-		deadline := time.NewTimer(wait)
-		defer deadline.Stop()
+		deadline := startWaitTimer(wait)
+		defer stopWaitTimer(deadline)
 		// Without a watcher the store is re-read every second. With one, the
 		// store is read at each change and once more at the end, which also
 		// catches a change made by another gateway worker.
@@ -186,6 +197,7 @@ func (s *server) handleCommandGet(w http.ResponseWriter, r *http.Request, sess *
 		}
 		final := false
 		for !c.State.Terminal() && !final {
+			woken := false
 			select {
 			case <-r.Context().Done(): // the client went away
 				return nil
@@ -194,17 +206,47 @@ func (s *server) handleCommandGet(w http.ResponseWriter, r *http.Request, sess *
 			case <-deadline.C:
 				final = true
 			case <-changed:
-				cancel()
-				changed, cancel = watcher.Watch(id)
+				woken = true
 			case <-tick:
 			}
 			if c, err = get(); err != nil {
 				return err
 			}
+			if woken && !c.State.Terminal() {
+				// Watch wakes at an end, which the read above normally
+				// sees; if not, watch anew, then read again.
+				cancel()
+				changed, cancel = watcher.Watch(id)
+				if c, err = get(); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	writeCommandJSON(w, c)
 	return nil
+}
+
+// waitTimers recycles the deadline timers of long polls (one per wait
+// otherwise). Since Go 1.23 (this module's go line) Stop and Reset leave no
+// stale tick in a timer's channel, so a recycled timer fires only for its new
+// wait.
+var waitTimers sync.Pool
+
+// startWaitTimer returns a timer firing after d; give it back with
+// stopWaitTimer.
+func startWaitTimer(d time.Duration) *time.Timer {
+	if t, ok := waitTimers.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+// stopWaitTimer stops t and recycles it; t must not be used afterwards.
+func stopWaitTimer(t *time.Timer) {
+	t.Stop()
+	waitTimers.Put(t)
 }
 
 // liveCommand is the Commander's in-flight copy of the command when a wait
@@ -223,7 +265,7 @@ func liveCommand(live LiveCommands, id string, waiting bool) (store.Command, boo
 
 // commandWait reads ?wait (whole seconds, 0..MaxCommandWait).
 func commandWait(r *http.Request) (time.Duration, error) {
-	q := r.URL.Query().Get("wait")
+	q := queryValue(r.URL.RawQuery, "wait")
 	if q == "" {
 		return 0, nil
 	}
@@ -283,7 +325,7 @@ func (s *server) handleModemCommands(w http.ResponseWriter, r *http.Request, ses
 		return err
 	}
 	limit := defaultCommandLimit
-	if q := r.URL.Query().Get("limit"); q != "" {
+	if q := queryValue(r.URL.RawQuery, "limit"); q != "" {
 		n, err := strconv.Atoi(q)
 		if err != nil || n < 1 || n > maxCommandLimit {
 			return errBadRequest("The limit parameter must be an integer from 1 to " + strconv.Itoa(maxCommandLimit) + ".")

@@ -17,11 +17,12 @@ import (
 // and wakes waiters (CommandWatcher), like the command service.
 type finalCommander struct {
 	*fakeCommander
-	mu    sync.Mutex
-	final map[string]store.Command
-	live  map[string]store.Command
-	ch    chan struct{}
-	reads int
+	mu      sync.Mutex
+	final   map[string]store.Command
+	live    map[string]store.Command
+	ch      chan struct{}
+	reads   int
+	watches int
 }
 
 func (f *finalCommander) Live(id string) (store.Command, bool) {
@@ -42,7 +43,14 @@ func (f *finalCommander) Final(id string) (store.Command, bool) {
 func (f *finalCommander) Watch(string) (<-chan struct{}, func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.watches++
 	return f.ch, func() {}
+}
+
+func (f *finalCommander) watchCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.watches
 }
 
 func (f *finalCommander) Stopping() <-chan struct{} { return nil }
@@ -52,6 +60,14 @@ func (f *finalCommander) end(c store.Command) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.final[c.ID] = c
+	close(f.ch)
+	f.ch = make(chan struct{})
+}
+
+// wake wakes the waiters without an end.
+func (f *finalCommander) wake() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	close(f.ch)
 	f.ch = make(chan struct{})
 }
@@ -78,31 +94,63 @@ func TestCommandGetAnswersFromFinal(t *testing.T) {
 		return c
 	}
 
-	t.Run("woken", func(t *testing.T) {
-		id := post()
+	// waiting starts a long poll of id and returns its answer channel once the
+	// waiter has read the command (queued) after watching number watch.
+	waiting := func(id string, watch int) <-chan resp {
+		reads := func() int { fc.mu.Lock(); defer fc.mu.Unlock(); return fc.reads }
+		before := reads()
 		done := make(chan resp, 1)
 		go func() { done <- e.do("GET", "/v2/commands/"+id+"?wait=20", e.operTok, nil) }()
-		// The waiter has read the store (queued) before it is woken.
-		require.Eventually(t, func() bool { fc.mu.Lock(); defer fc.mu.Unlock(); return fc.reads > 0 },
+		require.Eventually(t, func() bool { return reads() >= before+2 && fc.watchCount() == watch },
 			5*time.Second, time.Millisecond)
-		fc.end(ended(id))
+		return done
+	}
+	answered := func(done <-chan resp) resp {
 		select {
 		case r := <-done:
 			require.Equal(t, http.StatusOK, r.Status)
-			require.Equal(t, "succeeded", r.obj(t)["state"], "answered from the ended command")
+			return r
 		case <-time.After(10 * time.Second):
 			t.Fatal("the wait did not end at the wake")
+			return resp{}
 		}
+	}
+
+	t.Run("woken", func(t *testing.T) {
+		id := post()
+		w0 := fc.watchCount()
+		done := waiting(id, w0+1)
+		fc.end(ended(id))
+		require.Equal(t, "succeeded", answered(done).obj(t)["state"], "answered from the ended command")
+		require.Equal(t, w0+1, fc.watchCount(), "the end needs no new watch")
+	})
+	t.Run("woken without an end", func(t *testing.T) {
+		id := post()
+		w0 := fc.watchCount()
+		done := waiting(id, w0+1)
+		fc.wake() // not ended: the waiter watches again and keeps waiting
+		require.Eventually(t, func() bool { return fc.watchCount() == w0+2 }, 5*time.Second, time.Millisecond)
+		select {
+		case r := <-done:
+			t.Fatalf("answered at a wake without an end: %s", r.Raw)
+		case <-time.After(50 * time.Millisecond):
+		}
+		fc.end(ended(id))
+		require.Equal(t, "succeeded", answered(done).obj(t)["state"])
 	})
 	t.Run("already ended", func(t *testing.T) {
 		id := post()
 		fc.end(ended(id))
-		r := e.do("GET", "/v2/commands/"+id, e.operTok, nil)
-		require.Equal(t, http.StatusOK, r.Status)
-		require.Equal(t, "succeeded", r.obj(t)["state"])
-		require.Equal(t, "2024-05-10T12:00:01+00:00", r.obj(t)["done_at"])
-		// Still only for callers who see the command.
-		requireError(t, e.do("GET", "/v2/commands/"+id, e.otherTok, nil), http.StatusNotFound, SubNotFound)
+		w0 := fc.watchCount()
+		for _, q := range []string{"", "?wait=20"} {
+			r := e.do("GET", "/v2/commands/"+id+q, e.operTok, nil)
+			require.Equal(t, http.StatusOK, r.Status)
+			require.Equal(t, "succeeded", r.obj(t)["state"])
+			require.Equal(t, "2024-05-10T12:00:01+00:00", r.obj(t)["done_at"])
+			// Still only for callers who see the command.
+			requireError(t, e.do("GET", "/v2/commands/"+id+q, e.otherTok, nil), http.StatusNotFound, SubNotFound)
+		}
+		require.Equal(t, w0, fc.watchCount(), "an ended command is answered without a watch")
 	})
 }
 

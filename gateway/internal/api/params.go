@@ -300,6 +300,31 @@ func (v *validator) required(field string, set, null bool) {
 	}
 }
 
+// queryValue is url.ParseQuery(rawQuery).Get(key) without building the map
+// (GET /v2/commands/{id}?wait is on every command's long poll): the first
+// value of key, "" when absent. Pairs are read exactly as ParseQuery reads
+// them: split at '&', a pair with ';' or a bad escape skipped, key and value
+// unescaped.
+func queryValue(rawQuery, key string) string {
+	for rawQuery != "" {
+		var pair string
+		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil || k != key {
+			continue
+		}
+		if v, err = url.QueryUnescape(v); err != nil {
+			continue
+		}
+		return v
+	}
+	return ""
+}
+
 // queryBool reads a boolean flag of the query string (local, force): absent is
 // false, a bare "?local" is true.
 func queryBool(r *http.Request, name string) (bool, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -63,4 +64,21 @@ func FuzzDecodeObject(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { requireDecodeAgrees(t, data) })
+}
+
+// FuzzQueryValue checks queryValue against url.ParseQuery(q).Get(key).
+func FuzzQueryValue(f *testing.F) {
+	for _, q := range []string{
+		"", "wait=10", "wait=10&wait=20", "a=1&wait=3", "wait", "wait=", "=wait", "&&wait=5&",
+		"wait=1;x=2", "x=1;y&wait=7", "w%61it=4", "wait=%31%32", "wait=1+2", "wait=%zz&wait=8",
+		"wa%zzit=1&wait=9", "wait%3D1=2", "limit=50&wait=+10", "wait=a%26b", "a=b=c&wait=d=e",
+	} {
+		f.Add(q, "wait")
+	}
+	f.Add("limit=5", "limit")
+	f.Add("=x", "")
+	f.Fuzz(func(t *testing.T, q, key string) {
+		want, _ := url.ParseQuery(q) // the pairs it could read, even on error
+		require.Equal(t, want.Get(key), queryValue(q, key), "query %q key %q", q, key)
+	})
 }
