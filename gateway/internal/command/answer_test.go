@@ -61,6 +61,26 @@ func TestFinalWithoutRead(t *testing.T) {
 	}
 }
 
+// The row a command sent directly ends with goes to the final cache as it
+// is: answers that come after the end change neither the store nor it.
+func TestFinalRowKeptAfterEnd(t *testing.T) {
+	e := newDirect(t)
+	submit(t, e.s, e.mid, "k1")
+	at := time.Now()
+	answer(t, e, "k1", protocol.StatusSucceeded, `{"x":1}`, at)
+	want, ok := e.s.Final("k1")
+	require.True(t, ok)
+	require.Equal(t, store.CmdSucceeded, want.State)
+	// A late, contradicting answer (a modem resending its result).
+	answer(t, e, "k1", protocol.StatusFailed, `{"y":2}`, at.Add(time.Second))
+	got, ok := e.s.Final("k1")
+	require.True(t, ok)
+	assert.Equal(t, want, got)
+	stored, err := e.db.DB.GetCommand(context.Background(), "k1")
+	require.NoError(t, err)
+	assert.Equal(t, stored, got)
+}
+
 // Doubt means a read: a command that may have expired, or a fence broken by
 // another writer, ends with the store's row.
 func TestFinalReadsWhenInDoubt(t *testing.T) {

@@ -72,7 +72,8 @@ type flight struct {
 	ackedAt time.Time
 	// row, for a command Submit sent directly under a fence, is its row as
 	// the store holds it, kept in step by AnswerCommitted (answer.go); nil
-	// once in doubt.
+	// once in doubt. Only reached through its flight: once the flight is
+	// dropped nothing changes it (ResultStored hands it to the final cache).
 	row   *store.Command
 	fence store.CommandFence
 }
@@ -288,12 +289,12 @@ func (s *Service) ResultStored(modemID int64, res store.CommandResult) {
 	if f != nil && !st.Terminal() && !f.acked {
 		f.acked, f.ackedAt = true, now
 	}
-	var (
-		known store.Command
-		ok    bool
-	)
+	// known is the held final row; the flight is dropped just below, after
+	// which nothing changes the row (it is reached only through its flight),
+	// so it can go to the final cache as it is.
+	var known *store.Command
 	if f != nil && st.Terminal() && f.row != nil && f.row.State.Terminal() {
-		known, ok = *f.row, true
+		known = f.row
 	}
 	if st.Terminal() {
 		s.dropFlight(res.CommandID)
@@ -316,11 +317,14 @@ func (s *Service) ResultStored(modemID int64, res store.CommandResult) {
 	// The final row feeds the metrics, the follow-ups and the cache that
 	// answers the waiters woken just after: kept in step without a read for
 	// a command sent directly (answer.go), else read once.
-	c, err := known, error(nil)
-	if !ok {
-		c, err = s.st.GetCommand(ctx, res.CommandID)
-	}
-	if err == nil {
+	var (
+		c   store.Command
+		err error
+	)
+	if known != nil {
+		c = *known
+		s.final.put(known)
+	} else if c, err = s.st.GetCommand(ctx, res.CommandID); err == nil {
 		s.remember(c)
 	}
 	s.ended(res.CommandID)

@@ -257,7 +257,7 @@ func TestFinalNeverStaleAcrossWorkers(t *testing.T) {
 func TestFinalCacheBounded(t *testing.T) {
 	f := newFinalCache(3)
 	for i := range 5 {
-		f.put(store.Command{ID: fmt.Sprint(i), State: store.CmdSucceeded})
+		f.put(&store.Command{ID: fmt.Sprint(i), State: store.CmdSucceeded})
 	}
 	for i := range 5 {
 		_, ok := f.get(fmt.Sprint(i))

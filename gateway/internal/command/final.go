@@ -16,18 +16,23 @@ const finalCacheSize = 8192
 // succeeded, failed, rejected, expired or timed_out (every write is guarded by
 // a live state), so an entry can never be stale, whichever gateway worker
 // sharing the store reads it.
+//
+// Entries are pointers that nobody changes once put (a map of values this
+// large would box a copy of each anyway), so ResultStored hands over the row
+// it held without copying it.
 type finalCache struct {
 	mu   sync.Mutex
-	m    map[string]store.Command
+	m    map[string]*store.Command
 	ring []string // ids in insertion order; next is the slot to reuse
 	next int
 }
 
 func newFinalCache(n int) finalCache {
-	return finalCache{m: make(map[string]store.Command, n), ring: make([]string, n)}
+	return finalCache{m: make(map[string]*store.Command, n), ring: make([]string, n)}
 }
 
-func (f *finalCache) put(c store.Command) {
+// put keeps c, a final command nobody changes afterwards.
+func (f *finalCache) put(c *store.Command) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.m[c.ID]; ok {
@@ -45,13 +50,16 @@ func (f *finalCache) get(id string) (store.Command, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := f.m[id]
-	return c, ok
+	if !ok {
+		return store.Command{}, false
+	}
+	return *c, true
 }
 
-// remember keeps c for Final when it is final.
+// remember keeps a copy of c for Final when it is final.
 func (s *Service) remember(c store.Command) {
 	if c.State.Terminal() {
-		s.final.put(c)
+		s.final.put(&c)
 	}
 }
 
