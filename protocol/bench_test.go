@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -101,6 +102,50 @@ func benchDecode[T any](b *testing.B, payloads []benchPayload, decode func([]byt
 				b.ReportAllocs()
 				for b.Loop() {
 					if _, err := decode(payload, fast); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// Command results as every command brings them: accepted, then the outcome
+// (as the e2e command benchmark's modems send them), and one with a message
+// and a result object.
+var benchResults = []benchPayload{
+	{"accepted", `{"v":1,"id":"r0-01JDB6Z3K2Q9C0MMAND0000002","ts":1732560100100,"cmd":"01JDB6Z3K2Q9C0MMAND0000002","status":"accepted","code":0}`},
+	{"succeeded", `{"v":1,"id":"r1-01JDB6Z3K2Q9C0MMAND0000002","ts":1732560100100,"cmd":"01JDB6Z3K2Q9C0MMAND0000002","status":"succeeded","code":0}`},
+	{"result", `{"v":1,"id":"r-000028","ts":1732560100900,"cmd":"01JDB6Z3K2Q9C0MMAND0000002","status":"succeeded","code":0,"msg":"config sent","result":{"hb_interval":60,"phone":"+79001234567","bus":"mdb"}}`},
+}
+
+// BenchmarkDecodeCommandResult: "json" is the encoding/json path the typed
+// fast path replaces.
+func BenchmarkDecodeCommandResult(b *testing.B) { benchDecode(b, benchResults, decodeCommandResult) }
+
+// BenchmarkEncodeCommandRequest encodes requests as the gateway sends them
+// (Encode of a CommandRequest value, as gateway/internal/command does):
+// "fast" is Encode, "json" the same validation (typed arguments included)
+// then encoding/json instead of the reflection-free encoder.
+func BenchmarkEncodeCommandRequest(b *testing.B) {
+	for _, tt := range []struct{ name, args string }{
+		{"cashless_mode", `{"enabled":true}`},
+		{"dispense", `{"number":7,"cup":true,"sugar":2,"discount":500}`},
+		{"reset", ``},
+	} {
+		r := CommandRequest{Header: Header{V: Version, ID: "01JDB6Z3K2Q9C0MMAND0000002", TS: 1732560100000},
+			Name: CommandName(tt.name), Args: json.RawMessage(tt.args), Exp: 1732563700000}
+		for _, fast := range []bool{true, false} {
+			name := tt.name + "/fast"
+			encode := Encode
+			if !fast {
+				name = tt.name + "/json"
+				encode = encodeJSONRef
+			}
+			b.Run(name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := encode(r); err != nil {
 						b.Fatal(err)
 					}
 				}

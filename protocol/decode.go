@@ -509,13 +509,23 @@ func DecodeAudit(b []byte) (Audit, error) {
 // DecodeCommandResult decodes and validates a command result. The caller must
 // check CommandResult.Cmd against the topic's command id (MatchTopic does).
 // Result is compacted; a null result becomes nil.
-func DecodeCommandResult(b []byte) (CommandResult, error) {
-	if _, err := parseTop(ClassCommandResult, b, resultFields); err != nil {
+func DecodeCommandResult(b []byte) (CommandResult, error) { return decodeCommandResult(b, true) }
+
+// decodeCommandResult is DecodeCommandResult; fast false always uses
+// encoding/json (the reference FuzzFastDecode compares with). Every command
+// brings at least two results (accepted, then the outcome), so they take the
+// typed fast path.
+func decodeCommandResult(b []byte, fast bool) (CommandResult, error) {
+	var buf [8]member // the 8 members of a result fit
+	m, err := parseTopInto(buf[:0], ClassCommandResult, b, resultFields)
+	if err != nil {
 		return CommandResult{}, err
 	}
 	var r CommandResult
-	if err := unmarshal(ClassCommandResult, "", b, &r); err != nil {
-		return CommandResult{}, err
+	if !fast || !fastCommandResult(m, &r) {
+		if r, err = unmarshalNew[CommandResult](ClassCommandResult, b); err != nil {
+			return CommandResult{}, err
+		}
 	}
 	r.Result = compactRaw(r.Result)
 	if err := validateCommandResult(&r); err != nil {
@@ -587,65 +597,150 @@ func (r CommandRequest) DecodeArgs() (any, error) {
 }
 
 func decodeArgs(name CommandName, raw json.RawMessage) (any, error) {
+	return decodeArgsAs(name, raw, true, true)
+}
+
+// checkArgs is decodeArgs without the value, for validateCommandRequest
+// (which Encode and NewCommandRequest run on every command): it saves
+// boxing the arguments.
+func checkArgs(name CommandName, raw json.RawMessage) error {
+	_, err := decodeArgsAs(name, raw, true, false)
+	return err
+}
+
+// decodeArgsAs is decodeArgs; fast false always decodes with encoding/json
+// (the reference FuzzFastArgs compares with), box false returns a nil value
+// (validation only).
+func decodeArgsAs(name CommandName, raw json.RawMessage, fast, box bool) (any, error) {
 	const c = ClassCommandRequest
-	var (
-		spec []field
-		dst  any
-	)
+	var spec []field
 	switch name {
 	case CmdReset:
-		spec, dst = resetArgsFields, &ResetArgs{}
+		spec = resetArgsFields
 	case CmdCashlessMode:
-		spec, dst = cashlessModeArgsFields, &CashlessModeArgs{}
+		spec = cashlessModeArgsFields
 	case CmdCashlessAddress:
-		spec, dst = cashlessAddressArgsFields, &CashlessAddressArgs{}
+		spec = cashlessAddressArgsFields
 	case CmdCashlessCredit:
-		spec, dst = cashlessCreditArgsFields, &CashlessCreditArgs{}
+		spec = cashlessCreditArgsFields
 	case CmdDispense:
-		spec, dst = dispenseArgsFields, &DispenseArgs{}
+		spec = dispenseArgsFields
 	case CmdRequest:
-		spec, dst = requestArgsFields, &RequestArgs{}
+		spec = requestArgsFields
 	case CmdSetConfig:
-		spec, dst = setConfigArgsFields, &SetConfigArgs{}
+		spec = setConfigArgsFields
 	default:
 		return nil, newErr(c, "name", ErrInvalidValue, fmt.Sprintf("unknown command %q", clip(string(name))))
 	}
 	if len(raw) == 0 || string(raw) == "null" {
-		raw = json.RawMessage("{}")
+		raw = noArgs
 	}
 	if !json.Valid(raw) {
 		return nil, newErr(c, "args", ErrSyntax, "not valid JSON")
 	}
-	if err := parseNested(c, "args.", raw, spec, true); err != nil {
-		return nil, err
-	}
-	if err := unmarshal(c, "args.", raw, dst); err != nil {
-		return nil, err
-	}
-	var (
-		v   any
-		err error
-	)
-	switch a := dst.(type) {
-	case *ResetArgs:
-		v = *a
-	case *CashlessModeArgs:
-		v = *a
-	case *CashlessAddressArgs:
-		v, err = *a, validateCashlessAddressArgs(a)
-	case *CashlessCreditArgs:
-		v, err = *a, validateCashlessCreditArgs(a)
-	case *DispenseArgs:
-		v, err = *a, validateDispenseArgs(a)
-	case *RequestArgs:
-		v, err = *a, validateRequestArgs(a)
-	case *SetConfigArgs:
-		v, err = *a, validateSetConfigArgs(a)
-	}
+	var buf [4]member // the most members of any arguments: cashless_credit's and dispense's 4
+	m, err := parseNestedInto(buf[:0], c, "args.", raw, spec, true)
 	if err != nil {
 		return nil, err
 	}
-	return v, nil
+	// The typed reads of fast.go take plain values; anything else clears
+	// f.ok (as does !fast from the start) and leaves the value to
+	// encoding/json, which also words the type errors.
+	f := plain{ms: m, ok: fast}
+	switch name {
+	case CmdReset:
+		a := ResetArgs{}
+		if !f.ok {
+			if a, err = unmarshalArgs[ResetArgs](raw); err != nil {
+				return nil, err
+			}
+		}
+		return boxArgs(box, a, nil)
+	case CmdCashlessMode:
+		var a CashlessModeArgs
+		f.boolean("enabled", &a.Enabled)
+		if !f.ok {
+			if a, err = unmarshalArgs[CashlessModeArgs](raw); err != nil {
+				return nil, err
+			}
+		}
+		return boxArgs(box, a, nil)
+	case CmdCashlessAddress:
+		var a CashlessAddressArgs
+		f.intField("address", &a.Address)
+		if !f.ok {
+			if a, err = unmarshalArgs[CashlessAddressArgs](raw); err != nil {
+				return nil, err
+			}
+		}
+		return boxArgs(box, a, validateCashlessAddressArgs(&a))
+	case CmdCashlessCredit:
+		var a CashlessCreditArgs
+		f.i64("amount", &a.Amount)
+		f.boolean("auto_approve", &a.AutoApprove)
+		f.intField("vends", &a.Vends)
+		f.intField("timeout", &a.Timeout)
+		if !f.ok {
+			if a, err = unmarshalArgs[CashlessCreditArgs](raw); err != nil {
+				return nil, err
+			}
+		}
+		return boxArgs(box, a, validateCashlessCreditArgs(&a))
+	case CmdDispense:
+		var a DispenseArgs
+		f.intField("number", &a.Number)
+		f.boolean("cup", &a.Cup)
+		f.intField("sugar", &a.Sugar)
+		f.i64("discount", &a.Discount)
+		if !f.ok {
+			if a, err = unmarshalArgs[DispenseArgs](raw); err != nil {
+				return nil, err
+			}
+		}
+		return boxArgs(box, a, validateDispenseArgs(&a))
+	case CmdRequest:
+		var a RequestArgs
+		f.boolean("report", &a.Report)
+		f.boolean("config", &a.Config)
+		if !f.ok {
+			if a, err = unmarshalArgs[RequestArgs](raw); err != nil {
+				return nil, err
+			}
+		}
+		return boxArgs(box, a, validateRequestArgs(&a))
+	default: // CmdSetConfig
+		var a SetConfigArgs
+		f.setConfig(&a)
+		if !f.ok {
+			if a, err = unmarshalArgs[SetConfigArgs](raw); err != nil {
+				return nil, err
+			}
+		}
+		return boxArgs(box, a, validateSetConfigArgs(&a))
+	}
+}
+
+// noArgs stands for absent or null arguments; read only.
+var noArgs = json.RawMessage("{}")
+
+// unmarshalArgs decodes raw, arguments already checked by parseNested, into
+// a new T with encoding/json: the fallback of decodeArgsAs. As with
+// unmarshalNew, only this T escapes to the heap.
+func unmarshalArgs[T any](raw json.RawMessage) (T, error) {
+	var v T
+	err := unmarshal(ClassCommandRequest, "args.", raw, &v)
+	return v, err
+}
+
+// boxArgs returns a, boxed when box is set, or err.
+func boxArgs[T any](box bool, a T, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	if !box {
+		return nil, nil
+	}
+	return a, nil
 }
 
 // DecodeMessage is the whole receive path of one MQTT message: ParseTopic,

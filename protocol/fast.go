@@ -291,3 +291,40 @@ func fastHello(ms, cm members, h *Hello) bool {
 	c.intField("level", &h.Cashless.Level)
 	return c.ok
 }
+
+// knownStatuses are the v1 result statuses, interned by fastCommandResult.
+var knownStatuses = []string{string(StatusAccepted), string(StatusInProgress), string(StatusSucceeded),
+	string(StatusFailed), string(StatusRejected), string(StatusExpired)}
+
+// fastCommandResult fills r from ms (Result still to be compacted); false:
+// use encoding/json.
+func fastCommandResult(ms members, r *CommandResult) bool {
+	f := plain{ms: ms, ok: true}
+	f.header(&r.Header)
+	f.str("cmd", &r.Cmd)
+	f.enum("status", (*string)(&r.Status), knownStatuses)
+	f.intField("code", &r.Code)
+	f.str("msg", &r.Message)
+	if raw, present := f.raw("result"); present {
+		r.Result = raw // compactRaw copies it (or drops a null)
+	}
+	return f.ok
+}
+
+// setConfig reads the arguments of set_config: a member that is absent or
+// null leaves its pointer nil, as with encoding/json.
+func (f *plain) setConfig(a *SetConfigArgs) {
+	if v, ok := f.int("hb_interval", strconv.IntSize); ok {
+		n := int(v)
+		a.HBInterval = &n
+	}
+	if r, ok := f.value("phone"); ok {
+		s, ok := plainString(r)
+		if !ok {
+			f.ok = false
+			return
+		}
+		p := string(s)
+		a.Phone = &p
+	}
+}

@@ -51,6 +51,11 @@ func checkFastSame(t *testing.T, b []byte) {
 	if !reflect.DeepEqual(lf, ls) || !sameErr(ef, es) {
 		t.Fatalf("hello %q:\nfast %+v %v\nslow %+v %v", b, lf, ef, ls, es)
 	}
+	rf, ef := decodeCommandResult(b, true)
+	rs, es := decodeCommandResult(b, false)
+	if !reflect.DeepEqual(rf, rs) || !sameErr(ef, es) {
+		t.Fatalf("command result %q:\nfast %+v %v\nslow %+v %v", b, rf, ef, rs, es)
+	}
 }
 
 func sameErr(a, b error) bool {
@@ -79,12 +84,12 @@ func FuzzFastDecode(f *testing.F) {
 	for _, tt := range fastCases {
 		f.Add([]byte(tt.payload))
 	}
-	// Every golden payload, valid or not, of the four fast classes.
+	// Every golden payload, valid or not, of the five fast classes.
 	paths, err := filepath.Glob(filepath.Join(goldenDir, "*.json"))
 	require.NoError(f, err)
 	for _, p := range paths {
 		name := strings.TrimPrefix(filepath.Base(p), "invalid-")
-		for _, prefix := range []string{"hb", "evt", "state", "hello"} {
+		for _, prefix := range []string{"hb", "evt", "state", "hello", "cmd_res"} {
 			if strings.HasPrefix(name, prefix) {
 				b, err := os.ReadFile(p)
 				require.NoError(f, err)
@@ -175,7 +180,58 @@ var fastCases = []struct {
 	// encoding/json decodes both objects into the same struct: the level of
 	// the first survives the second.
 	{"hello/cashless repeated object", ClassHello, helloHead + `"cashless":{"enabled":true,"address":1,"level":2},"cashless":{"enabled":true,"address":1}}`, false, ""},
+
+	{"cmd_res/accepted", ClassCommandResult, resultHead + `"status":"accepted","code":0}`, true, ""},
+	{"cmd_res/succeeded with result", ClassCommandResult, resultHead + `"status":"succeeded","code":0,"msg":"config sent","result":{"hb_interval":60,"phone":"+79001234567","bus":"mdb"}}`, true, ""},
+	{"cmd_res/all statuses", ClassCommandResult, resultHead + `"status":"in_progress","code":0}`, true, ""},
+	{"cmd_res/failed", ClassCommandResult, resultHead + `"status":"failed","code":7,"msg":"timeout"}`, true, ""},
+	{"cmd_res/result null", ClassCommandResult, resultHead + `"status":"succeeded","code":0,"result":null}`, true, ""},
+	{"cmd_res/result spaced", ClassCommandResult, resultHead + "\"status\":\"succeeded\",\"code\":0,\"result\": {\n \"a\" : [ 1 , \"x y\" ] , \"b\" : {} }\n}", true, ""},
+	{"cmd_res/result escapes", ClassCommandResult, resultHead + `"status":"succeeded","code":0,"result":{"a\"":"<\u2028>"}}`, true, ""},
+	{"cmd_res/result empty object", ClassCommandResult, resultHead + `"status":"succeeded","code":0,"result":{}}`, true, ""},
+	{"cmd_res/result array", ClassCommandResult, resultHead + `"status":"succeeded","code":0,"result":[1]}`, true, "invalid_value"},
+	{"cmd_res/result string", ClassCommandResult, resultHead + `"status":"succeeded","code":0,"result":"ok"}`, true, "invalid_value"},
+	{"cmd_res/result number", ClassCommandResult, resultHead + `"status":"succeeded","code":0,"result":1}`, true, "invalid_value"},
+	{"cmd_res/result repeated", ClassCommandResult, resultHead + `"status":"succeeded","code":0,"result":{"a":1},"result":{"b":2}}`, false, ""},
+	{"cmd_res/msg null", ClassCommandResult, resultHead + `"status":"accepted","code":0,"msg":null}`, true, ""},
+	{"cmd_res/msg empty", ClassCommandResult, resultHead + `"status":"accepted","code":0,"msg":""}`, true, ""},
+	{"cmd_res/msg unicode", ClassCommandResult, resultHead + `"status":"rejected","code":3,"msg":"нет связи с автоматом"}`, true, ""},
+	{"cmd_res/msg escaped quote", ClassCommandResult, resultHead + `"status":"rejected","code":3,"msg":"a \"b\""}`, false, ""},
+	{"cmd_res/msg escaped newline", ClassCommandResult, resultHead + `"status":"rejected","code":3,"msg":"a\nb"}`, false, "invalid_value"},
+	{"cmd_res/msg C1 control", ClassCommandResult, resultHead + "\"status\":\"rejected\",\"code\":3,\"msg\":\"a\u0085b\"}", true, "invalid_value"},
+	{"cmd_res/msg too long", ClassCommandResult, resultHead + `"status":"rejected","code":3,"msg":"` + strings.Repeat("x", 257) + `"}`, true, "invalid_value"},
+	{"cmd_res/msg number", ClassCommandResult, resultHead + `"status":"rejected","code":3,"msg":5}`, false, "invalid_value"},
+	{"cmd_res/status unknown", ClassCommandResult, resultHead + `"status":"done","code":0}`, true, "invalid_value"},
+	{"cmd_res/status upper case", ClassCommandResult, resultHead + `"status":"ACCEPTED","code":0}`, true, "invalid_value"},
+	{"cmd_res/status escaped", ClassCommandResult, resultHead + `"status":"accept\u0065d","code":0}`, false, ""},
+	{"cmd_res/status null", ClassCommandResult, resultHead + `"status":null,"code":0}`, false, "invalid_value"},
+	{"cmd_res/status repeated", ClassCommandResult, resultHead + `"status":"failed","status":"accepted","code":0}`, false, ""},
+	{"cmd_res/code with accepted", ClassCommandResult, resultHead + `"status":"accepted","code":4}`, true, "invalid_value"},
+	{"cmd_res/code zero with failed", ClassCommandResult, resultHead + `"status":"failed","code":0}`, true, "invalid_value"},
+	{"cmd_res/code negative", ClassCommandResult, resultHead + `"status":"failed","code":-1}`, true, "invalid_value"},
+	{"cmd_res/code minus zero", ClassCommandResult, resultHead + `"status":"accepted","code":-0}`, true, ""},
+	{"cmd_res/code vendor", ClassCommandResult, resultHead + `"status":"failed","code":999}`, true, ""},
+	{"cmd_res/code too big", ClassCommandResult, resultHead + `"status":"failed","code":1000}`, true, "invalid_value"},
+	{"cmd_res/code overflow", ClassCommandResult, resultHead + `"status":"failed","code":9223372036854775808}`, false, "invalid_value"},
+	{"cmd_res/code fraction", ClassCommandResult, resultHead + `"status":"accepted","code":0.0}`, false, "invalid_value"},
+	{"cmd_res/code exponent", ClassCommandResult, resultHead + `"status":"failed","code":1e1}`, false, "invalid_value"},
+	{"cmd_res/code string", ClassCommandResult, resultHead + `"status":"accepted","code":"0"}`, false, "invalid_value"},
+	{"cmd_res/code null", ClassCommandResult, resultHead + `"status":"accepted","code":null}`, false, "invalid_value"},
+	{"cmd_res/missing code", ClassCommandResult, resultHead + `"status":"accepted"}`, false, "missing_field"},
+	{"cmd_res/cmd number", ClassCommandResult, `{"v":1,"id":"r-1","ts":1732560100100,"cmd":7,"status":"accepted","code":0}`, false, "invalid_value"},
+	{"cmd_res/cmd invalid", ClassCommandResult, `{"v":1,"id":"r-1","ts":1732560100100,"cmd":"a b","status":"accepted","code":0}`, true, "invalid_value"},
+	{"cmd_res/cmd escaped", ClassCommandResult, `{"v":1,"id":"r-1","ts":1732560100100,"cmd":"c\u002d1","status":"accepted","code":0}`, false, ""},
+	{"cmd_res/id escaped", ClassCommandResult, `{"v":1,"id":"r\u002d1","ts":1732560100100,"cmd":"c-1","status":"accepted","code":0}`, false, ""},
+	{"cmd_res/ts negative", ClassCommandResult, `{"v":1,"id":"r-1","ts":-1,"cmd":"c-1","status":"accepted","code":0}`, true, "invalid_value"},
+	{"cmd_res/version string", ClassCommandResult, `{"v":"1","id":"r-1","ts":1,"cmd":"c-1","status":"accepted","code":0}`, false, "unsupported_version"},
+	{"cmd_res/unknown field", ClassCommandResult, resultHead + `"status":"accepted","code":0,"Msg":"x"}`, false, "unknown_field"},
+	{"cmd_res/whitespace", ClassCommandResult, " {\n \"v\" : 1 ,\t\"id\":\"r-1\", \"ts\":1 , \"cmd\" : \"c-1\", \"status\":\"accepted\" , \"code\" : 0 }\r\n", true, ""},
+	{"cmd_res/too large", ClassCommandResult, resultHead + `"status":"succeeded","code":0,"result":{"a":"` + strings.Repeat("x", 16<<10) + `"}}`, false, "too_large"},
+	{"cmd_res/trailing data", ClassCommandResult, resultHead + `"status":"accepted","code":0}{}`, false, "syntax"},
 }
+
+// resultHead begins a command result (the rest: status, code, ...).
+const resultHead = `{"v":1,"id":"r0-01JDB6Z3K2Q9C0MMAND0000002","ts":1732560100100,"cmd":"01JDB6Z3K2Q9C0MMAND0000002",`
 
 // fastTaken reports whether the fast path decodes b by itself.
 func fastTaken(c Class, b []byte) bool {
@@ -193,11 +249,15 @@ func fastTaken(c Class, b []byte) bool {
 		cm, err := parseNestedInto(nil, c, "cashless.", raw, cashlessFields, false)
 		var h Hello
 		return err == nil && fastHello(m, cm, &h)
+	case ClassCommandResult:
+		m, err := parseTop(c, b, resultFields)
+		var r CommandResult
+		return err == nil && fastCommandResult(m, &r)
 	}
 	return false
 }
 
-func TestFastStateHello(t *testing.T) {
+func TestFastStateHelloCommandResult(t *testing.T) {
 	for _, tt := range fastCases {
 		t.Run(tt.name, func(t *testing.T) {
 			b := []byte(tt.payload)

@@ -345,8 +345,7 @@ func validateCommandRequest(r *CommandRequest) error {
 	if !validContainer(r.Args, false) {
 		return invalid(c, "args", "want a JSON object")
 	}
-	_, err := decodeArgs(r.Name, r.Args)
-	return err
+	return checkArgs(r.Name, r.Args)
 }
 
 func validateCashlessAddressArgs(a *CashlessAddressArgs) error {
