@@ -81,6 +81,32 @@ func TestFinalRowKeptAfterEnd(t *testing.T) {
 	assert.Equal(t, stored, got)
 }
 
+// Live follows the answers of a command sent under a fence (one row, kept
+// in step), and never returns it final.
+func TestLiveFollowsAnswers(t *testing.T) {
+	e := newDirect(t)
+	sent := submit(t, e.s, e.mid, "l1")
+	lc, ok := e.s.Live("l1")
+	require.True(t, ok)
+	assert.Equal(t, sent, lc)
+	answer(t, e, "l1", protocol.StatusAccepted, "", time.Now())
+	lc, ok = e.s.Live("l1")
+	require.True(t, ok)
+	assert.Equal(t, store.CmdAcknowledged, lc.State)
+	assert.Equal(t, state(t, e.db.DB, "l1"), lc)
+	// A final answer committed: not live, even before ResultStored.
+	res := store.CommandResult{CommandID: "l1", Status: string(protocol.StatusSucceeded)}
+	up := store.Uplink{Kind: store.UpResult, ModemID: e.mid, Received: time.Now(), Result: &res}
+	require.NoError(t, e.db.DB.ApplyUplinks(context.Background(), []store.Uplink{up}))
+	e.s.AnswersCommitted([]store.Uplink{up})
+	_, ok = e.s.Live("l1")
+	assert.False(t, ok, "final")
+	e.s.ResultStored(e.mid, res)
+	got, ok := e.s.Final("l1")
+	require.True(t, ok)
+	assert.Equal(t, state(t, e.db.DB, "l1"), got)
+}
+
 // Doubt means a read: a command that may have expired, or a fence broken by
 // another writer, ends with the store's row.
 func TestFinalReadsWhenInDoubt(t *testing.T) {

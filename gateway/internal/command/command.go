@@ -71,9 +71,10 @@ type flight struct {
 	acked   bool
 	ackedAt time.Time
 	// row, for a command Submit sent directly under a fence, is its row as
-	// the store holds it, kept in step by AnswerCommitted (answer.go); nil
-	// once in doubt. Only reached through its flight: once the flight is
-	// dropped nothing changes it (ResultStored hands it to the final cache).
+	// the store holds it (its soloCmd's c), kept in step by AnswerCommitted
+	// (answer.go); nil once in doubt. Only changed through its flight: once
+	// the flight is dropped nothing changes it (ResultStored hands it to the
+	// final cache).
 	row   *store.Command
 	fence store.CommandFence
 }

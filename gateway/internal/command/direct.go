@@ -22,8 +22,12 @@ type sentCreator interface {
 type soloCmd struct {
 	id    string
 	gen   uint64
-	ready bool          // stored (and tracked as in flight)
-	c     store.Command // as stored (sent), once ready
+	ready bool // stored (and tracked as in flight)
+	// c is the command as this process knows it, once ready: as stored
+	// (sent), then, when it is its flight's row (sent under a fence), as
+	// the answers changed it (answer.go). Written only under mu, and never
+	// once the flight is dropped.
+	c store.Command
 }
 
 // submitDirect stores c as sent and publishes it when its modem is connected
@@ -99,8 +103,7 @@ func (s *Service) submitDirect(ctx context.Context, c store.Command) (stored sto
 	so.ready, so.c = true, stored
 	fl := &flight{modemID: m, sentAt: now}
 	if fence != nil {
-		row := stored
-		fl.row, fl.fence = &row, fence
+		fl.row, fl.fence = &so.c, fence // one copy of the row: the answers keep it in step
 	}
 	s.addFlight(c.ID, fl)
 	n := len(s.flights)
@@ -143,13 +146,14 @@ func encodeCommand(c store.Command, now time.Time) ([]byte, error) {
 	})
 }
 
-// Live returns the command as this process stored it when it is one that
+// Live returns the command as this process knows it when it is one that
 // Submit sent directly and that has not ended here yet (in flight: sent or
 // acknowledged). It lets a long poll wait without a first read: the end wakes
-// it (Watch) and fills Final. The state is the one at the send, so a caller
-// that answers with it must re-read the store (as the long poll does at its
-// deadline); an end made by another worker sharing the store is only seen
-// then.
+// it (Watch) and fills Final. The state is the one at the send, or a later
+// one the answers made (AnswersCommitted), never read from the store, so a
+// caller that answers with it must re-read the store (as the long poll does
+// at its deadline); an end made by another worker sharing the store is only
+// seen then.
 func (s *Service) Live(id string) (store.Command, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -158,7 +162,7 @@ func (s *Service) Live(id string) (store.Command, bool) {
 		return store.Command{}, false
 	}
 	so := s.solo[f.modemID]
-	if so == nil || so.id != id || !so.ready {
+	if so == nil || so.id != id || !so.ready || so.c.State.Terminal() {
 		return store.Command{}, false
 	}
 	return so.c, true
