@@ -68,10 +68,10 @@ func (d *DB) CreateCommand(ctx context.Context, c store.Command) (store.Command,
 }
 
 // createCommand inserts c in the state, attempts and sent time it carries.
-// guard, when set, runs first in the transaction and refuses the insert by
-// failing; mine, when set, counts the insert as a fence holder's own
-// (foreign_fence.go).
-func (d *DB) createCommand(ctx context.Context, c store.Command, op string, guard func(context.Context, *sql.Tx) error,
+// fence, when set, must hold in the transaction (store.ErrFenceBroken
+// otherwise, nothing inserted); mine, when set, counts the insert as a fence
+// holder's own (foreign_fence.go).
+func (d *DB) createCommand(ctx context.Context, c store.Command, op string, fence *cmdFence,
 	mine *atomic.Int64) (store.Command, bool, error) {
 	if c.ID == "" {
 		return store.Command{}, false, fmt.Errorf("sqlite: %s: empty id", op)
@@ -79,45 +79,61 @@ func (d *DB) createCommand(ctx context.Context, c store.Command, op string, guar
 	c.CreatedAt = nowOr(c.CreatedAt)
 	c.Status, c.Code, c.Message, c.Result = "", 0, "", nil
 	c.AckedAt, c.DoneAt = time.Time{}, time.Time{}
-	var (
-		stored  store.Command
-		created bool
-	)
-	g := d.cmdGroup()
-	err := d.groupWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if guard != nil {
-			if err := guard(ctx, tx); err != nil {
-				return err
-			}
-		}
-		ins, err := d.txStmt(ctx, tx, qCmdInsert)
-		if err != nil {
-			return dbErr(op, err)
-		}
-		var vm int64
-		err = ins.QueryRowContext(ctx, c.ID, c.ModemID, c.VMID, c.UserID, c.Name, rawJSON(c.Args), string(c.State),
-			ms(c.CreatedAt), ms(c.ExpiresAt), ms(c.SentAt), c.Attempts).Scan(&vm)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return dbErr(op, err)
-		}
-		if err == nil {
-			c.VMID = vm
-			g.counted(1, mine)
-			// The row is c: answer without reading it back.
-			created, stored = true, storedForm(c)
-			return nil
-		}
-		get, err := d.txStmt(ctx, tx, qCmdGet)
-		if err != nil {
-			return dbErr(op, err)
-		}
-		stored, err = scanCommand(get.QueryRowContext(ctx, c.ID))
-		return dbErr(op, err)
-	})
-	if err != nil {
+	o := &createOp{c: c, op: op, fence: fence, mine: mine, g: d.cmdGroup()}
+	if err := d.groupWrite(ctx, o); err != nil {
 		return store.Command{}, false, err
 	}
-	return stored, created, nil
+	if o.created {
+		// The row is c: answer without reading it back.
+		return storedForm(o.c), true, nil
+	}
+	return o.c, false, nil
+}
+
+// createOp is createCommand's write (a txOp): one allocation holds the
+// command, what its transaction needs and the outcome.
+type createOp struct {
+	// c is the command to insert; once run, with the machine recorded, or
+	// the stored command when its id existed.
+	c       store.Command
+	op      string
+	fence   *cmdFence
+	mine    *atomic.Int64
+	g       *cmdGroup
+	created bool
+}
+
+func (o *createOp) run(ctx context.Context, t *wtx) error {
+	c := &o.c
+	if o.fence != nil && !o.fence.holds(ctx, t) {
+		return fmt.Errorf("sqlite: create sent command %q: %w", c.ID, store.ErrFenceBroken)
+	}
+	ins, err := t.stmt(ctx, qCmdInsert)
+	if err != nil {
+		return dbErr(o.op, err)
+	}
+	var vm int64
+	err = ins.QueryRowContext(ctx, c.ID, c.ModemID, c.VMID, c.UserID, c.Name, rawJSON(c.Args), string(c.State),
+		ms(c.CreatedAt), ms(c.ExpiresAt), ms(c.SentAt), c.Attempts).Scan(&vm)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return dbErr(o.op, err)
+	}
+	if err == nil {
+		c.VMID = vm
+		o.g.counted(1, o.mine)
+		o.created = true
+		return nil
+	}
+	get, err := t.stmt(ctx, qCmdGet)
+	if err != nil {
+		return dbErr(o.op, err)
+	}
+	stored, err := scanCommand(get.QueryRowContext(ctx, c.ID))
+	if err != nil {
+		return dbErr(o.op, err)
+	}
+	*c = stored
+	return nil
 }
 
 // storedForm is c as GetCommand would return it once inserted: times in UTC
@@ -197,8 +213,8 @@ func (d *DB) MarkSent(ctx context.Context, id string, at time.Time) error {
 // markSent is MarkSent, counted for fences (mine: a holder's own).
 func (d *DB) markSent(ctx context.Context, id string, at time.Time, mine *atomic.Int64) error {
 	g := d.cmdGroup()
-	return d.groupWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		st, err := d.txStmt(ctx, tx, qCmdMarkSent)
+	return d.groupWrite(ctx, opFunc(func(ctx context.Context, t *wtx) error {
+		st, err := t.stmt(ctx, qCmdMarkSent)
 		if err != nil {
 			return dbErr("mark sent", err)
 		}
@@ -207,11 +223,11 @@ func (d *DB) markSent(ctx context.Context, id string, at time.Time, mine *atomic
 			return dbErr("mark sent", err)
 		}
 		if !inserted(res) {
-			return moveErr(ctx, tx, "mark sent", id)
+			return moveErr(ctx, t.tx, "mark sent", id)
 		}
 		g.counted(1, mine)
 		return nil
-	})
+	}))
 }
 
 // Finish moves a non-terminal command to expired or timed_out with msg as its

@@ -42,9 +42,19 @@ var errLead = errors.New("sqlite: lead the group")
 
 type groupOp struct {
 	ctx  context.Context
-	fn   func(ctx context.Context, tx *sql.Tx) error
+	fn   txOp
 	done chan error // buffered: errLead (at most once), then the op's outcome
 }
+
+// txOp is a command write run in a writer transaction (groupWrite).
+type txOp interface {
+	run(ctx context.Context, t *wtx) error
+}
+
+// opFunc is a txOp of a function.
+type opFunc func(ctx context.Context, t *wtx) error
+
+func (f opFunc) run(ctx context.Context, t *wtx) error { return f(ctx, t) }
 
 // cmdGroup is a DB's queue of command writes.
 type cmdGroup struct {
@@ -57,6 +67,9 @@ type cmdGroup struct {
 	writes atomic.Int64
 	// rode counts the ops committed in an uplink transaction (rideAlong).
 	rode atomic.Int64
+	// lead is the transaction of the group's leader (runGroup), reused: only
+	// the leader uses it, and there is one leader at a time.
+	lead wtx
 }
 
 // counted adds n command row writes; mine, when set, counts them as a fence
@@ -91,7 +104,7 @@ func (d *DB) cmdGroup() *cmdGroup {
 // groupWrite runs fn in a writer transaction shared with other command writes
 // queued at the same time, or with an uplink batch (rideAlong), and returns
 // fn's error, or the commit's.
-func (d *DB) groupWrite(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+func (d *DB) groupWrite(ctx context.Context, fn txOp) error {
 	if d.closed.Load() {
 		return errClosed
 	}
@@ -128,7 +141,7 @@ func (d *DB) groupWrite(ctx context.Context, fn func(ctx context.Context, tx *sq
 			errs[i] = fmt.Errorf("sqlite: begin: %w", err)
 		}
 	case len(batch) > 0:
-		errs = d.runGroup(conn, batch)
+		errs = d.runGroup(g, conn, batch)
 	}
 	if conn != nil {
 		conn.Close()
@@ -147,8 +160,8 @@ func (d *DB) groupWrite(ctx context.Context, fn func(ctx context.Context, tx *sq
 }
 
 // runGroup runs the ops in one transaction on conn and returns each one's
-// outcome.
-func (d *DB) runGroup(conn *sql.Conn, batch []*groupOp) []error {
+// outcome; the caller leads g.
+func (d *DB) runGroup(g *cmdGroup, conn *sql.Conn, batch []*groupOp) []error {
 	errs := make([]error, len(batch))
 	fail := func(err error) []error {
 		for i := range errs {
@@ -163,7 +176,10 @@ func (d *DB) runGroup(conn *sql.Conn, batch []*groupOp) []error {
 	if err != nil {
 		return fail(fmt.Errorf("sqlite: begin: %w", err))
 	}
-	if runOps(tx, batch, errs) == 0 {
+	g.lead.begin(d, tx)
+	ok := runOps(&g.lead, batch, errs)
+	g.lead.end()
+	if ok == 0 {
 		tx.Rollback()
 		return errs
 	}
@@ -173,16 +189,16 @@ func (d *DB) runGroup(conn *sql.Conn, batch []*groupOp) []error {
 	return errs
 }
 
-// runOps runs each op whose caller still waits in tx, stores its outcome in
+// runOps runs each op whose caller still waits in t, stores its outcome in
 // errs and returns how many succeeded.
-func runOps(tx *sql.Tx, ops []*groupOp, errs []error) int {
+func runOps(t *wtx, ops []*groupOp, errs []error) int {
 	ok := 0
 	for i, o := range ops {
 		if err := o.ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
-		if errs[i] = o.fn(context.WithoutCancel(o.ctx), tx); errs[i] == nil {
+		if errs[i] = o.fn.run(context.WithoutCancel(o.ctx), t); errs[i] == nil {
 			ok++
 		}
 	}
@@ -207,7 +223,7 @@ type ride struct {
 // rideAlong runs, in an uplink transaction that has done its own work, the
 // command writes queued meanwhile (at most maxGroup), so that they commit
 // with it; done delivers their outcomes once the transaction ended.
-func (d *DB) rideAlong(tx *sql.Tx) *ride {
+func (d *DB) rideAlong(t *wtx) *ride {
 	g := d.cmdGroup()
 	g.mu.Lock()
 	n := min(len(g.queue), maxGroup)
@@ -222,7 +238,7 @@ func (d *DB) rideAlong(tx *sql.Tx) *ride {
 	}
 	g.mu.Unlock()
 	r := &ride{ops: ops, errs: make([]error, n)}
-	runOps(tx, ops, r.errs)
+	runOps(t, ops, r.errs)
 	return r
 }
 

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -97,31 +96,57 @@ func (d *DB) CommandFence(ctx context.Context) (store.CommandFence, error) {
 // holds reports, inside a writer transaction, whether nobody but the fence's
 // holder created a command since the fence started. Any doubt (an error, a
 // replaced connection) is a no.
-func (f *cmdFence) holds(ctx context.Context, tx *sql.Tx) bool {
+func (f *cmdFence) holds(ctx context.Context, t *wtx) bool {
 	if !f.own() {
 		return false
 	}
-	st, err := f.d.txStmt(ctx, tx, qFenceCheck)
-	if err != nil {
-		return false
-	}
-	return f.same(st.QueryRowContext(ctx))
+	r, ok := t.fenceCheck(ctx)
+	return ok && f.same(r)
 }
 
 // own: every command write of this DB since the start was the holder's.
 func (f *cmdFence) own() bool { return f.d.cmdGroup().writes.Load()-f.base == f.mine.Load() }
 
+// fenceRow is what qFenceCheck reads: the writer connection's data_version
+// and its token (not valid: the token table is missing).
+type fenceRow struct {
+	version int64
+	token   sql.NullInt64
+}
+
+func scanFence(row *sql.Row) (fenceRow, bool) {
+	var r fenceRow
+	if err := row.Scan(&r.version, &r.token); err != nil {
+		return fenceRow{}, false
+	}
+	return r, true
+}
+
 // same: the writer connection is the one of the start and no other
 // connection committed since.
-func (f *cmdFence) same(row *sql.Row) bool {
-	var (
-		version int64
-		token   sql.NullInt64
-	)
-	if err := row.Scan(&version, &token); err != nil {
-		return false
+func (f *cmdFence) same(r fenceRow) bool {
+	return r.version == f.version && r.token.Valid && r.token.Int64 == f.token
+}
+
+// fenceCheck returns the fence check's row for t's transaction, reading it
+// once: every fenced insert of a group transaction needs it, and neither
+// value can change while the transaction holds the write lock (data_version
+// moves only when another connection commits, which the lock excludes; the
+// token table is written only by CommandFence, in a transaction of its own).
+// A failed read is not kept: the next fenced insert reads again.
+func (t *wtx) fenceCheck(ctx context.Context) (fenceRow, bool) {
+	if t.fenceRead {
+		return t.fence, true
 	}
-	return version == f.version && token.Valid && token.Int64 == f.token
+	st, err := t.stmt(ctx, qFenceCheck)
+	if err != nil {
+		return fenceRow{}, false
+	}
+	r, ok := scanFence(st.QueryRowContext(ctx))
+	if ok {
+		t.fence, t.fenceRead = r, true
+	}
+	return r, ok
 }
 
 // Holds reports whether nobody but the holder wrote commands since the start
@@ -137,7 +162,8 @@ func (f *cmdFence) Holds(ctx context.Context) bool {
 	if st == nil {
 		return false
 	}
-	return f.same(st.QueryRowContext(ctx))
+	r, ok := scanFence(st.QueryRowContext(ctx))
+	return ok && f.same(r)
 }
 
 // MarkSent is DB.MarkSent, counted as the holder's own.
@@ -174,11 +200,5 @@ func (f *cmdFence) CreateSentCommand(ctx context.Context, c store.Command, at ti
 func (f *cmdFence) CreateSentCommandIfHolds(ctx context.Context, c store.Command, at time.Time) (store.Command, bool, error) {
 	c.State = store.CmdSent
 	c.Attempts, c.SentAt = 1, at
-	guard := func(ctx context.Context, tx *sql.Tx) error {
-		if !f.holds(ctx, tx) {
-			return fmt.Errorf("sqlite: create sent command %q: %w", c.ID, store.ErrFenceBroken)
-		}
-		return nil
-	}
-	return f.d.createCommand(ctx, c, "create sent command", guard, &f.mine)
+	return f.d.createCommand(ctx, c, "create sent command", f, &f.mine)
 }

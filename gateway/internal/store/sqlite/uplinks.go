@@ -69,13 +69,12 @@ type modemState struct {
 	written  int64  // last_seen already written by the batch (heartbeats write it)
 }
 
-// batch is the per-call state of ApplyUplinks: statements bound to the
-// transaction on first use and what is known about each modem.
+// batch is the per-call state of ApplyUplinks: its transaction, with the
+// statements bound to it on first use, and what is known about each modem.
 type batch struct {
 	d      *DB
 	ctx    context.Context
-	tx     *sql.Tx
-	stmts  map[string]*sql.Stmt
+	t      wtx
 	modems map[int64]*modemState
 	order  []int64
 	stamp  int64 // machine list change stamp of the batch's presences; 0: not taken yet
@@ -86,17 +85,7 @@ type batch struct {
 	ackOf    map[int]absorbedAcks
 }
 
-func (b *batch) stmt(q string) (*sql.Stmt, error) {
-	if s, ok := b.stmts[q]; ok {
-		return s, nil
-	}
-	s, err := b.d.txStmt(b.ctx, b.tx, q)
-	if err != nil {
-		return nil, err
-	}
-	b.stmts[q] = s
-	return s, nil
-}
+func (b *batch) stmt(q string) (*sql.Stmt, error) { return b.t.stmt(b.ctx, q) }
 
 func (b *batch) exec(q string, args ...any) (sql.Result, error) {
 	s, err := b.stmt(q)
@@ -228,12 +217,9 @@ func (d *DB) ApplyUplinks(ctx context.Context, ups []store.Uplink) error {
 // committed (under view).
 func (d *DB) applyUplinks(ctx context.Context, tx *sql.Tx, ups []store.Uplink) (
 	rode *ride, view cacheView, states map[int64]*modemState, err error) {
-	b := &batch{d: d, ctx: ctx, tx: tx, stmts: make(map[string]*sql.Stmt, 8), modems: make(map[int64]*modemState)}
-	defer func() {
-		for _, s := range b.stmts {
-			s.Close() // closes the tx binding only; the prepared statement stays on the connection
-		}
-	}()
+	b := &batch{d: d, ctx: ctx, modems: make(map[int64]*modemState)}
+	b.t.begin(d, tx)
+	defer b.t.end()
 	if view, err = b.cached(ctx); err != nil {
 		return nil, view, nil, dbErr("apply uplinks: data version", err)
 	}
@@ -252,7 +238,7 @@ func (d *DB) applyUplinks(ctx context.Context, tx *sql.Tx, ups []store.Uplink) (
 		return nil, view, nil, dbErr("apply uplinks: last seen", err)
 	}
 	// Command writes queued meanwhile commit with the batch.
-	return d.rideAlong(tx), view, b.modems, nil
+	return d.rideAlong(&b.t), view, b.modems, nil
 }
 
 func (b *batch) apply(u *store.Uplink) error {
