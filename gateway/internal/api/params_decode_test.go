@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/require"
 )
@@ -81,4 +82,72 @@ func FuzzQueryValue(f *testing.F) {
 		want, _ := url.ParseQuery(q) // the pairs it could read, even on error
 		require.Equal(t, want.Get(key), queryValue(q, key), "query %q key %q", q, key)
 	})
+}
+
+// booleanReference is validator.boolean's JSON branch as it was before its
+// first-byte guards: every decoding tried in turn.
+func booleanReference(raw json.RawMessage) optBool {
+	if isJSONNull(raw) {
+		return optBool{Set: true, Null: true}
+	}
+	var b bool
+	var s string
+	var n json.Number
+	text := ""
+	switch {
+	case json.Unmarshal(raw, &b) == nil:
+		return optBool{Set: true, V: b}
+	case json.Unmarshal(raw, &n) == nil:
+		text = n.String()
+	case json.Unmarshal(raw, &s) == nil:
+		text = s
+	default:
+		text = "\x00"
+	}
+	if b, ok := parseBoolText(text); ok {
+		return optBool{Set: true, V: b}
+	}
+	return optBool{}
+}
+
+// FuzzBooleanJSON checks validator.boolean against booleanReference on any
+// bytes, valid JSON or not.
+func FuzzBooleanJSON(f *testing.F) {
+	for _, s := range []string{
+		`true`, `false`, ` true`, "\n\tfalse ", `tru`, `1`, `0`, `-0`, `2`, `1.0`, `1e0`, `"1"`, `"0"`,
+		`"true"`, `"False"`, `" 1 "`, `"x"`, `"`, `null`, ` null `, `[]`, `{}`, `[true]`, ``, ` `, `t`, `f`,
+		`"\u0031"`, `01`, `-`, "\ufefftrue",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		v := newValidator(&params{body: map[string]json.RawMessage{"f": raw}})
+		got := v.boolean("f")
+		require.Equal(t, booleanReference(raw), got, "%q", raw)
+		require.Equal(t, !got.Set, v.failed("f"), "%q", raw)
+	})
+}
+
+// TestReadBody checks readBody against io.ReadAll: any declared length, reads
+// of any size, data with the end, an error after data.
+func TestReadBody(t *testing.T) {
+	t.Parallel()
+	errBoom := errors.New("boom")
+	for _, size := range []int{0, 1, 20, 511, 512, 513, 5000} {
+		data := bytes.Repeat([]byte("x"), size)
+		readers := map[string]func() io.Reader{
+			"plain":      func() io.Reader { return bytes.NewReader(data) },
+			"one byte":   func() io.Reader { return iotest.OneByteReader(bytes.NewReader(data)) },
+			"data + EOF": func() io.Reader { return iotest.DataErrReader(bytes.NewReader(data)) },
+			"error":      func() io.Reader { return io.MultiReader(bytes.NewReader(data), iotest.ErrReader(errBoom)) },
+		}
+		for name, rd := range readers {
+			for _, declared := range []int64{-1, 0, int64(size) / 2, int64(size), int64(size) + 7, 1 << 20} {
+				want, wantErr := io.ReadAll(rd())
+				got, gotErr := readBody(rd(), declared)
+				require.Equal(t, wantErr, gotErr, "%s %d declared %d", name, size, declared)
+				require.Equal(t, want, got, "%s %d declared %d", name, size, declared)
+			}
+		}
+	}
 }
