@@ -159,7 +159,9 @@ func TestGroupWriteRidesUplinkBatch(t *testing.T) {
 	require.NoError(t, err)
 	ups := []store.Uplink{{Kind: store.UpEvent, ModemID: modem, Received: t0,
 		Event: &store.Event{MsgID: "ride", Code: "door", Time: t0}}}
+	db.mc.apply.Lock() // as ApplyUplinks holds it
 	r, _, _, err := db.applyUplinks(ctx, tx, ups)
+	db.mc.apply.Unlock()
 	require.NoError(t, err)
 	require.NotNil(t, r)
 	require.Len(t, r.ops, n, "every queued write rides")
@@ -216,7 +218,9 @@ func TestGroupWriteRideCommitFails(t *testing.T) {
 	waitQueued(g, 1)
 	tx, err := conn.BeginTx(ctx, nil)
 	require.NoError(t, err)
+	db.mc.apply.Lock() // as ApplyUplinks holds it
 	r, _, _, err := db.applyUplinks(ctx, tx, nil)
+	db.mc.apply.Unlock()
 	require.NoError(t, err)
 	require.NoError(t, tx.Rollback()) // as if the commit had failed
 	commitErr := errors.New("sqlite: commit: disk I/O error")

@@ -71,6 +71,7 @@ type DB struct {
 	ckpt *checkpointer // copies the WAL into the file (checkpoint.go); nil in memory
 
 	mc     modemCache    // modem states between uplink batches (uplinks_cache.go)
+	ab     batch         // ApplyUplinks' batch, reused (under mc.apply)
 	wOpens *atomic.Int64 // connections opened for the writer's DSN (writerOpened)
 
 	stmtMu sync.Mutex

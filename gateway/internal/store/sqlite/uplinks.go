@@ -3,8 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"vendgate/gateway/internal/store"
 )
@@ -47,7 +47,7 @@ const (
 	// One statement moves a command on: the WHERE clause ignores an answer
 	// to a command of another modem, an unknown one and one already final.
 	// ?1 is the next state (NULL: an unknown status leaves it alone); ?6 the
-	// result of an acknowledgement absorbed into this final answer (pairAnswers).
+	// result of an acknowledgement absorbed into this final answer (answerPairs).
 	qResult = `UPDATE commands SET state = coalesce(?1, state), status = ?2, code = ?3, message = ?4,
 		result = coalesce(?5, ?6, result),
 		acked_at = CASE WHEN ?7 AND acked_at = 0 THEN ?8 ELSE acked_at END,
@@ -69,20 +69,60 @@ type modemState struct {
 	written  int64  // last_seen already written by the batch (heartbeats write it)
 }
 
-// batch is the per-call state of ApplyUplinks: its transaction, with the
+// batch is the state of one ApplyUplinks call: its transaction, with the
 // statements bound to it on first use, and what is known about each modem.
+// A DB has one (DB.ab), reused from batch to batch so that its maps and
+// slices are not made again for each: batches run one at a time (under
+// modemCache.apply); start empties what the previous one left, finish drops
+// what it referenced.
 type batch struct {
 	d      *DB
 	ctx    context.Context
 	t      wtx
 	modems map[int64]*modemState
+	// states holds the values modems points to, so that a batch does not
+	// allocate one per modem. Its capacity is at least the batch's number of
+	// uplinks, so of modems: appending does not move it (nor would moving
+	// change anything: nothing reads it by index).
+	states []modemState
 	order  []int64
-	stamp  int64 // machine list change stamp of the batch's presences; 0: not taken yet
+	ids    []int64 // load's modems to read
+	buf    []byte  // load's and touch's JSON argument
+	stamp  int64   // machine list change stamp of the batch's presences; 0: not taken yet
 
-	ups      []store.Uplink
-	i        int          // index in ups of the uplink being applied
-	absorbed map[int]bool // pairAnswers
-	ackOf    map[int]absorbedAcks
+	ups   []store.Uplink
+	i     int         // index in ups of the uplink being applied
+	pairs answerPairs // pair
+}
+
+// start empties b for a batch of ups in tx.
+func (b *batch) start(ctx context.Context, d *DB, tx *sql.Tx, ups []store.Uplink) {
+	b.d, b.ctx, b.ups, b.i, b.stamp = d, ctx, ups, 0, 0
+	b.t.begin(d, tx)
+	if b.modems == nil {
+		b.modems = make(map[int64]*modemState)
+	} else {
+		clear(b.modems)
+	}
+	if cap(b.states) < len(ups) {
+		b.states = make([]modemState, 0, len(ups))
+	}
+	b.states = b.states[:0]
+	b.order = b.order[:0]
+}
+
+// finish drops the batch's references to its caller's uplinks and its
+// transaction; the modem states stay until the next start (the cache takes
+// them after the commit).
+func (b *batch) finish() {
+	b.ctx, b.ups = nil, nil
+	b.t.end()
+}
+
+// state keeps st for the batch and returns where.
+func (b *batch) state(st modemState) *modemState {
+	b.states = append(b.states, st)
+	return &b.states[len(b.states)-1]
 }
 
 func (b *batch) stmt(q string) (*sql.Stmt, error) { return b.t.stmt(b.ctx, q) }
@@ -99,32 +139,36 @@ func (b *batch) exec(q string, args ...any) (sql.Result, error) {
 // them (uplinks_cache.go), the others in one query. Modems that do not exist
 // stay absent and their uplinks are skipped.
 func (b *batch) load(ups []store.Uplink, cached map[int64]modemState) error {
-	var ids []int64
+	b.ids = b.ids[:0]
 	for i := range ups {
 		id := ups[i].ModemID
 		if _, ok := b.modems[id]; ok {
 			continue
 		}
 		if st, ok := cached[id]; ok {
-			b.modems[id] = &st
+			b.modems[id] = b.state(st)
 			b.order = append(b.order, id)
 			continue
 		}
 		b.modems[id] = nil
-		ids = append(ids, id)
+		b.ids = append(b.ids, id)
 	}
-	if len(ids) == 0 {
+	if len(b.ids) == 0 {
 		return nil
 	}
-	arg, err := json.Marshal(ids)
-	if err != nil {
-		return err
+	b.buf = append(b.buf[:0], '[')
+	for i, id := range b.ids {
+		if i > 0 {
+			b.buf = append(b.buf, ',')
+		}
+		b.buf = strconv.AppendInt(b.buf, id, 10)
 	}
+	b.buf = append(b.buf, ']')
 	s, err := b.stmt(qModems)
 	if err != nil {
 		return err
 	}
-	rows, err := s.QueryContext(b.ctx, string(arg))
+	rows, err := s.QueryContext(b.ctx, string(b.buf))
 	if err != nil {
 		return err
 	}
@@ -134,12 +178,12 @@ func (b *batch) load(ups []store.Uplink, cached map[int64]modemState) error {
 		if err := rows.Scan(&id, &epoch, &online, &vm); err != nil {
 			return err
 		}
-		b.modems[id] = &modemState{vmID: vm, epoch: uint64(epoch), online: online != 0}
+		b.modems[id] = b.state(modemState{vmID: vm, epoch: uint64(epoch), online: online != 0})
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for _, id := range ids {
+	for _, id := range b.ids {
 		if b.modems[id] != nil {
 			b.order = append(b.order, id)
 		}
@@ -217,17 +261,16 @@ func (d *DB) ApplyUplinks(ctx context.Context, ups []store.Uplink) error {
 // committed (under view).
 func (d *DB) applyUplinks(ctx context.Context, tx *sql.Tx, ups []store.Uplink) (
 	rode *ride, view cacheView, states map[int64]*modemState, err error) {
-	b := &batch{d: d, ctx: ctx, modems: make(map[int64]*modemState)}
-	b.t.begin(d, tx)
-	defer b.t.end()
+	b := &d.ab
+	b.start(ctx, d, tx, ups)
+	defer b.finish()
 	if view, err = b.cached(ctx); err != nil {
 		return nil, view, nil, dbErr("apply uplinks: data version", err)
 	}
 	if err := b.load(ups, view.states); err != nil {
 		return nil, view, nil, dbErr("apply uplinks: load modems", err)
 	}
-	b.ups = ups
-	b.absorbed, b.ackOf = pairAnswers(ups)
+	b.pairs.pair(ups)
 	for i := range ups {
 		b.i = i
 		if err := b.apply(&ups[i]); err != nil {
@@ -313,7 +356,7 @@ func (b *batch) apply(u *store.Uplink) error {
 		}
 
 	case store.UpResult:
-		if b.absorbed[b.i] {
+		if b.pairs.absorbed[b.i] {
 			return nil // its final answer, later in the batch, writes it
 		}
 		err = b.result(u.ModemID, recv, u.Result)
@@ -347,7 +390,7 @@ func inserted(res sql.Result) bool {
 }
 
 // result moves a command along its state machine (see store.Commands),
-// together with the acknowledgements this answer absorbed (pairAnswers).
+// together with the acknowledgements this answer absorbed (answerPairs).
 func (b *batch) result(modemID, at int64, r *store.CommandResult) error {
 	next, acked, done := store.AnswerState(r.Status)
 	var state, ackResult any
@@ -355,7 +398,7 @@ func (b *batch) result(modemID, at int64, r *store.CommandResult) error {
 		state = string(next)
 	}
 	ackAt := at
-	if a, ok := b.ackOf[b.i]; ok {
+	if a, ok := b.pairs.ackOf[b.i]; ok {
 		acked, ackAt = true, ms(b.ups[a.first].Received)
 		if a.result >= 0 {
 			ackResult = rawJSON(b.ups[a.result].Result.Result)
@@ -374,7 +417,18 @@ type absorbedAcks struct {
 	result int // index of the latest with a result; -1: none
 }
 
-// pairAnswers finds, in a batch, the acknowledgements (accepted,
+// answerPairs is what pair found in a batch. A batch's maps are
+// reused by the next one (batch); each pairing starts from empty ones.
+type answerPairs struct {
+	// absorbed holds the indexes of the acknowledgements absorbed by a
+	// final answer; ackOf maps the final answer's index to what its
+	// acknowledgements leave.
+	absorbed map[int]bool
+	ackOf    map[int]absorbedAcks
+	final    map[string]int // pair's scratch: command → index of its first final answer after the scan position
+}
+
+// pair finds, in a batch, the acknowledgements (accepted,
 // in_progress) that a final answer of the same command and modem later in
 // the batch makes moot: applied in order, the final answer overwrites
 // everything they wrote except when the command was first acknowledged, and
@@ -382,9 +436,10 @@ type absorbedAcks struct {
 // acknowledgements' indexes; ackOf maps the final answer's index to what its
 // acknowledgements leave. A modem answers "accepted" and "succeeded" back to
 // back, so under load both usually share a batch: one statement instead of
-// two (issue #7).
-func pairAnswers(ups []store.Uplink) (absorbed map[int]bool, ackOf map[int]absorbedAcks) {
-	var final map[string]int // command → index of its first final answer after the scan position
+// two (issue #7). p's maps are emptied first.
+func (p *answerPairs) pair(ups []store.Uplink) {
+	clear(p.absorbed)
+	clear(p.ackOf)
 	for i := len(ups) - 1; i >= 0; i-- {
 		u := &ups[i]
 		if u.Kind != store.UpResult || u.Result == nil {
@@ -393,24 +448,24 @@ func pairAnswers(ups []store.Uplink) (absorbed map[int]bool, ackOf map[int]absor
 		next, acked, done := store.AnswerState(u.Result.Status)
 		switch {
 		case done:
-			if final == nil {
-				final = make(map[string]int)
+			if p.final == nil {
+				p.final = make(map[string]int)
 			}
-			final[u.Result.CommandID] = i
+			p.final[u.Result.CommandID] = i
 		case next == "":
 			// An unknown status writes status and result in between:
 			// acknowledgements before it are applied as they are.
-			delete(final, u.Result.CommandID)
+			delete(p.final, u.Result.CommandID)
 		case acked:
-			j, ok := final[u.Result.CommandID]
+			j, ok := p.final[u.Result.CommandID]
 			if !ok || ups[j].ModemID != u.ModemID {
 				continue
 			}
-			if absorbed == nil {
-				absorbed, ackOf = make(map[int]bool), make(map[int]absorbedAcks)
+			if p.absorbed == nil {
+				p.absorbed, p.ackOf = make(map[int]bool), make(map[int]absorbedAcks)
 			}
-			absorbed[i] = true
-			a, seen := ackOf[j]
+			p.absorbed[i] = true
+			a, seen := p.ackOf[j]
 			if !seen {
 				a.result = -1
 			}
@@ -418,8 +473,8 @@ func pairAnswers(ups []store.Uplink) (absorbed map[int]bool, ackOf map[int]absor
 			if a.result < 0 && len(u.Result.Result) > 0 {
 				a.result = i // the latest with a result
 			}
-			ackOf[j] = a
+			p.ackOf[j] = a
 		}
 	}
-	return absorbed, ackOf
+	clear(p.final) // the command ids: kept no longer than the batch
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 	"vendgate/gateway/internal/store"
 )
 
-// Random command answers applied in one batch (where pairAnswers lets a final
+// Random command answers applied in one batch (where answerPairs lets a final
 // answer absorb the acknowledgements before it) leave every command row as
 // applying them one per transaction does.
 func TestAnswersInOneBatchSameAsOneByOne(t *testing.T) {
@@ -109,21 +110,72 @@ func TestPairAnswers(t *testing.T) {
 		{"event between", []store.Uplink{res(1, "a", "accepted"), {Kind: store.UpEvent, ModemID: 1, Event: &store.Event{}},
 			res(1, "a", "rejected")}, []int{0}, map[int]absorbedAcks{2: {0, -1}}},
 	}
+	check := func(t *testing.T, p *answerPairs, ups []store.Uplink, absorbed []int, ackOf map[int]absorbedAcks) {
+		t.Helper()
+		p.pair(ups)
+		var got []int
+		for i := range ups {
+			if p.absorbed[i] {
+				got = append(got, i)
+			}
+		}
+		assert.Equal(t, absorbed, got)
+		if ackOf == nil {
+			assert.Empty(t, p.ackOf)
+		} else {
+			assert.Equal(t, ackOf, p.ackOf)
+		}
+		assert.Empty(t, p.final, "scratch left behind")
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			absorbed, ackOf := pairAnswers(tt.ups)
-			var got []int
-			for i := range tt.ups {
-				if absorbed[i] {
-					got = append(got, i)
-				}
-			}
-			assert.Equal(t, tt.absorbed, got)
-			if tt.ackOf == nil {
-				assert.Empty(t, ackOf)
-			} else {
-				assert.Equal(t, tt.ackOf, ackOf)
-			}
+			check(t, new(answerPairs), tt.ups, tt.absorbed, tt.ackOf)
 		})
 	}
+	// A batch's pairs are reused by the next one: each case after every
+	// other, forwards and backwards, finds only its own.
+	t.Run("reused", func(t *testing.T) {
+		var p answerPairs
+		for range 2 {
+			for _, tt := range tests {
+				check(t, &p, tt.ups, tt.absorbed, tt.ackOf)
+			}
+			slices.Reverse(tests)
+		}
+	})
+}
+
+// The answers of one batch leave nothing for the next (the batch and its
+// pairs are reused): an acknowledgement at the index where the previous
+// batch had an absorbed one is written, and a final answer at the index of
+// the previous batch's final one takes no acknowledgement time from it.
+func TestAnswersBatchesIndependent(t *testing.T) {
+	db := openDisk(t)
+	modem := benchModems(t, db, 1)[0]
+	for _, id := range []string{"a", "b", "c"} {
+		_, _, err := db.CreateSentCommand(ctx, store.Command{ID: id, ModemID: modem, Name: "reboot", CreatedAt: t0,
+			ExpiresAt: t0.Add(time.Hour)}, t0)
+		require.NoError(t, err)
+	}
+	res := func(id, status string, at time.Duration) store.Uplink {
+		return store.Uplink{Kind: store.UpResult, ModemID: modem, Received: t0.Add(at),
+			Result: &store.CommandResult{CommandID: id, Status: status}}
+	}
+	require.NoError(t, db.ApplyUplinks(ctx, []store.Uplink{res("a", "accepted", 1*time.Second), res("a", "succeeded", 2*time.Second)}))
+	require.NoError(t, db.ApplyUplinks(ctx, []store.Uplink{res("b", "accepted", 3*time.Second)}))
+	require.NoError(t, db.ApplyUplinks(ctx, []store.Uplink{{Kind: store.UpEvent, ModemID: modem, Received: t0.Add(4 * time.Second),
+		Event: &store.Event{MsgID: "e", Code: "DOOR", Time: t0}}, res("c", "succeeded", 5*time.Second)}))
+
+	a, err := db.GetCommand(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, store.CmdSucceeded, a.State)
+	assert.Equal(t, t0.Add(time.Second), a.AckedAt)
+	b, err := db.GetCommand(ctx, "b")
+	require.NoError(t, err)
+	assert.Equal(t, store.CmdAcknowledged, b.State, "b's acknowledgement written")
+	assert.Equal(t, t0.Add(3*time.Second), b.AckedAt)
+	c, err := db.GetCommand(ctx, "c")
+	require.NoError(t, err)
+	assert.Equal(t, store.CmdSucceeded, c.State)
+	assert.Zero(t, c.AckedAt, "c was never acknowledged")
 }

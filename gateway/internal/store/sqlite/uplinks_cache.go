@@ -89,15 +89,23 @@ func (c *modemCache) view(version, opens int64) cacheView {
 // store keeps the states of a committed batch. A write transaction that ran
 // after the batch's (gen moved) leaves the cache empty. The batch's states
 // join the ones it started from; otherwise they start the cache afresh.
+// An emptied map is kept for the states to come: it has grown to the
+// fleet's size, and nothing else holds it (view hands it only to the batch
+// that calls store).
 func (c *modemCache) store(v cacheView, states map[int64]*modemState) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != v.gen {
-		c.valid, c.m = false, nil
+		c.valid = false
+		clear(c.m)
 		return
 	}
 	if v.states == nil || !c.valid {
-		c.m = make(map[int64]modemState, len(states))
+		if c.m == nil {
+			c.m = make(map[int64]modemState, len(states))
+		} else {
+			clear(c.m)
+		}
 	}
 	for id, st := range states {
 		if st != nil {

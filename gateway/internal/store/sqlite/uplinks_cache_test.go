@@ -122,6 +122,22 @@ func TestModemCacheFollowsChanges(t *testing.T) {
 	})
 }
 
+// The cache's map is emptied, not made again, when a change elsewhere
+// voids it: a modem the next batch does not name must not come back from it
+// with the state from before the change.
+func TestModemCacheEmptiedOnChange(t *testing.T) {
+	e := newCacheEnv(t)
+	other := store.Modem{IMEI: "869999999999999", CreatedAt: t0}
+	require.NoError(t, e.db.CreateModem(ctx, &other))
+	require.Equal(t, e.vm1.ID, e.event(t, e.db)) // cached: the modem in vm1
+	e.move(t, e.db)                              // voids the cache
+	require.NoError(t, e.db.ApplyUplinks(ctx, []store.Uplink{{Kind: store.UpEvent, ModemID: other.ID, Received: t0,
+		Event: &store.Event{MsgID: "other", Code: "DOOR", Time: t0}}})) // fills it afresh, without the modem
+	hits := e.db.mc.hits.Load()
+	assert.Equal(t, e.vm2.ID, e.event(t, e.db))
+	assert.Equal(t, hits+1, e.db.mc.hits.Load(), "the batch started from the cache")
+}
+
 // Batches from several goroutines at once (the store is safe for concurrent
 // use) each start from the states the one before committed: a modem that
 // flips online and offline in every batch ends as the last batch left it,

@@ -36,8 +36,7 @@ func (b *batch) touch() error {
 		}
 		return nil
 	}
-	buf := make([]byte, 0, 32*n)
-	buf = append(buf, '[')
+	buf := append(b.buf[:0], '[')
 	for _, id := range b.order {
 		st := b.modems[id]
 		if st.lastSeen <= st.written {
@@ -53,6 +52,7 @@ func (b *batch) touch() error {
 		buf = append(buf, ']')
 	}
 	buf = append(buf, ']')
+	b.buf = buf
 	_, err := b.exec(qTouchAll, string(buf))
 	return err
 }
