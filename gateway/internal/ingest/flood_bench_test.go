@@ -87,7 +87,7 @@ func benchFlood(b *testing.B, cfg WriterConfig) {
 				now := time.Now()
 				up := store.Uplink{Kind: store.UpEvent, ModemID: id, Received: now,
 					Event: &store.Event{ModemID: id, MsgID: fmt.Sprintf("f-%d-%d", i, n), Code: "LOADTEST", Time: now}}
-				if err := w.SubmitAsync(ctx, up, func(err error) {
+				if err := w.SubmitAsync(ctx, up, func(_ *store.Uplink, err error) {
 					if err != nil {
 						b.Error(err)
 					}

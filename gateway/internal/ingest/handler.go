@@ -112,7 +112,7 @@ func (h *Handler) Publish(c broker.Conn, topic string, payload []byte, qos byte,
 	ctx, cancel := context.WithTimeout(context.Background(), h.timeout())
 	defer cancel()
 	if err := h.W.Submit(ctx, up); err != nil {
-		h.notStored(c, class, err)
+		h.notStored(c.IMEI, class, err)
 		return err
 	}
 	h.Count.Message(class.String(), "stored")
@@ -132,27 +132,32 @@ func (h *Handler) Publish(c broker.Conn, topic string, payload []byte, qos byte,
 // (its window fills, then its read loop waits), which is the back-pressure
 // wanted; ctx ends when the connection closes, so a stuck store cannot wedge
 // the broker's shutdown.
+//
+// The follow-up keeps only what the Writer does not hand back (the uplink):
+// the closure is one small allocation per uplink, not one holding the
+// connection and the uplink.
 func (h *Handler) PublishAsync(ctx context.Context, c broker.Conn, topic string, payload []byte, qos byte, retain bool, done func(error)) error {
 	up, class, err := h.decode(c, topic, payload)
 	if err != nil {
 		return err
 	}
-	return h.W.SubmitAsync(ctx, up, func(err error) {
+	imei := c.IMEI
+	return h.W.SubmitAsync(ctx, up, func(up *store.Uplink, err error) {
 		if err != nil {
-			h.notStored(c, class, err)
+			h.notStored(imei, class, err)
 			done(err)
 			return
 		}
 		h.Count.Message(class.String(), "stored")
-		h.after(up)
+		h.after(*up)
 		done(nil)
 	})
 }
 
-func (h *Handler) notStored(c broker.Conn, class protocol.Class, err error) {
+func (h *Handler) notStored(imei string, class protocol.Class, err error) {
 	h.Count.Message(class.String(), "error")
 	if h.Log != nil {
-		h.Log.Warn("uplink not stored", "imei", c.IMEI, "class", class.String(), "err", err)
+		h.Log.Warn("uplink not stored", "imei", imei, "class", class.String(), "err", err)
 	}
 }
 

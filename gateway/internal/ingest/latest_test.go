@@ -39,8 +39,8 @@ func TestLatestLaneNeverWaits(t *testing.T) {
 	now := time.Now()
 	for m := range int64(modems) {
 		require.NoError(t, w.Enqueue(short, presenceUp(m, 1)))
-		require.NoError(t, w.SubmitAsync(short, presenceUp(m, 1), func(err error) { assert.NoError(t, err); told.Add(1) }))
-		require.NoError(t, w.SubmitAsync(short, helloUp(m, "fw", "", now), func(err error) { assert.NoError(t, err); told.Add(1) }))
+		require.NoError(t, w.SubmitAsync(short, presenceUp(m, 1), func(_ *store.Uplink, err error) { assert.NoError(t, err); told.Add(1) }))
+		require.NoError(t, w.SubmitAsync(short, helloUp(m, "fw", "", now), func(_ *store.Uplink, err error) { assert.NoError(t, err); told.Add(1) }))
 	}
 	assert.Equal(t, 4+2*modems, w.Depth(), "one waiting presence and one hello per modem")
 	close(g.release)
@@ -62,9 +62,9 @@ func TestLatestLaneBounded(t *testing.T) {
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
 	for i := range maxAlso + 1 {
-		require.NoError(t, w.SubmitAsync(short, helloUp(7, fmt.Sprint(i), "", time.Now()), func(error) {}), "hello %d", i)
+		require.NoError(t, w.SubmitAsync(short, helloUp(7, fmt.Sprint(i), "", time.Now()), func(*store.Uplink, error) {}), "hello %d", i)
 	}
-	require.ErrorIs(t, w.SubmitAsync(short, helloUp(7, "late", "", time.Now()), func(error) { t.Error("told") }),
+	require.ErrorIs(t, w.SubmitAsync(short, helloUp(7, "late", "", time.Now()), func(*store.Uplink, error) { t.Error("told") }),
 		context.DeadlineExceeded)
 	close(g.release)
 	w.Close()
@@ -143,7 +143,7 @@ func TestLatestLaneSameAsInOrder(t *testing.T) {
 						err = w.Enqueue(ctx, u)
 						told.Add(1)
 					} else {
-						err = w.SubmitAsync(ctx, u, func(err error) { assert.NoError(t, err); told.Add(1) })
+						err = w.SubmitAsync(ctx, u, func(_ *store.Uplink, err error) { assert.NoError(t, err); told.Add(1) })
 					}
 					assert.NoError(t, err)
 					pushes.Add(1)
@@ -193,7 +193,7 @@ func TestLatestLaneKeepsModemOffline(t *testing.T) {
 
 	offline := presenceUp(1, 10)
 	offline.Presence.Online = false
-	require.NoError(t, w.SubmitAsync(ctx, offline, func(error) {})) // the will
+	require.NoError(t, w.SubmitAsync(ctx, offline, func(*store.Uplink, error) {})) // the will
 	brokerOff := presenceUp(1, 10)
 	brokerOff.Presence.Online = false
 	require.NoError(t, w.Enqueue(ctx, brokerOff), "same connection, same news: merges")

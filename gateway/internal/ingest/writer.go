@@ -32,15 +32,21 @@ type WriterConfig struct {
 	LingerBelow int
 	// Observe, when set, is called after every commit, before the submitters
 	// are told, with the batch size and the time each uplink waited from
-	// Submit to commit.
+	// Submit to commit. It must not keep the slice (the Writer reuses it).
 	Observe func(n int, latencies []time.Duration)
 }
+
+// AsyncDone is told the outcome of an uplink queued with SubmitAsync: err is
+// the commit's outcome, up the uplink as written (a presence's Received, a
+// hello's phone may come from an uplink it was merged with). up is valid
+// during the call only.
+type AsyncDone func(up *store.Uplink, err error)
 
 type item struct {
 	up   store.Uplink
 	at   time.Time
-	done chan error  // Submit: the commit's outcome; nil for the other kinds
-	cb   func(error) // SubmitAsync: called with the outcome on the completion goroutine
+	done chan error // Submit: the commit's outcome; nil for the other kinds
+	cb   AsyncDone  // SubmitAsync: called with the outcome on the completion goroutine
 	// ff marks a fire-and-forget presence (Enqueue): only the newest presence
 	// of a modem matters, so a batch skips it when a later presence of the
 	// same modem with an epoch at least as new is in the same batch.
@@ -54,11 +60,20 @@ type item struct {
 	also []item
 }
 
-// completion is one batch's callbacks with its outcome per uplink.
+// completion is one batch's callbacks with its outcome per uplink. The
+// completion goroutine hands it back through Writer.spare once done, so its
+// slices serve the batches after.
 type completion struct {
-	cbs  []func(error)
-	errs []error // nil: every uplink got the batch's err
-	err  error
+	calls []asyncCall
+	each  bool    // errs holds each call's outcome; otherwise err is every one's
+	errs  []error // with each
+	err   error
+}
+
+// asyncCall is a SubmitAsync callback with its uplink.
+type asyncCall struct {
+	cb AsyncDone
+	up store.Uplink
 }
 
 // Writer batches uplinks into store transactions.
@@ -96,9 +111,11 @@ type Writer struct {
 	// command's "accepted" is reported before its "succeeded".
 	completions chan completion
 	completed   chan struct{}
+	spare       chan completion // done completions, emptied, for the next batches
 	answered    func(answers []store.Uplink)
 	answers     []store.Uplink
-	lingerT     *time.Timer // linger's, reused (the writer goroutine's only)
+	lingerT     *time.Timer     // linger's, reused (the writer goroutine's only)
+	lat         []time.Duration // Observe's latencies, reused (the writer goroutine's only)
 }
 
 // OnAnswers sets fn to be told of the command answers (result uplinks) of
@@ -126,7 +143,7 @@ func NewWriter(st store.Uplinks, cfg WriterConfig) *Writer {
 	return &Writer{st: st, cfg: cfg, q: make(chan item, cfg.QueueSize), pq: make(chan item, cfg.QueueSize),
 		latest:  newLatestLane(),
 		ordered: make(map[int64]int), stop: make(chan struct{}), done: make(chan struct{}),
-		completions: make(chan completion, 64), completed: make(chan struct{})}
+		completions: make(chan completion, 64), completed: make(chan struct{}), spare: make(chan completion, 8)}
 }
 
 // Depth is the number of uplinks waiting.
@@ -148,14 +165,16 @@ func (w *Writer) Submit(ctx context.Context, up store.Uplink) error {
 }
 
 // SubmitAsync queues up and returns without waiting for the commit; done is
-// then called exactly once with the commit's outcome, on the Writer's
-// completion goroutine, in commit order (so in Submit order for one caller).
+// then called exactly once with the commit's outcome and the uplink, on the
+// Writer's completion goroutine, in commit order (so in Submit order for one
+// caller). Handing the uplink back saves a caller that needs it afterwards
+// from keeping its own copy (in a closure: an allocation per uplink).
 // A full queue makes SubmitAsync wait until ctx ends. When SubmitAsync
 // returns an error (ctx ended, ErrClosed) done is not called.
 //
 // done may block briefly (the completion goroutine is shared); long work
 // belongs in a goroutine of its own. Close waits for every done.
-func (w *Writer) SubmitAsync(ctx context.Context, up store.Uplink, done func(error)) error {
+func (w *Writer) SubmitAsync(ctx context.Context, up store.Uplink, done AsyncDone) error {
 	return w.push(ctx, item{up: up, at: time.Now(), cb: done})
 }
 
@@ -339,13 +358,35 @@ func (w *Writer) fill(batch []item) []item {
 func (w *Writer) complete() {
 	defer close(w.completed)
 	for c := range w.completions {
-		for i, cb := range c.cbs {
+		for i := range c.calls {
 			err := c.err
-			if c.errs != nil {
+			if c.each {
 				err = c.errs[i]
 			}
-			cb(err)
+			c.calls[i].cb(&c.calls[i].up, err)
 		}
+		w.recycle(c)
+	}
+}
+
+// recycle empties c and keeps it for a later batch, if there is room.
+func (w *Writer) recycle(c completion) {
+	clear(c.calls) // the callbacks and uplinks are not kept alive
+	clear(c.errs)
+	c = completion{calls: c.calls[:0], errs: c.errs[:0]}
+	select {
+	case w.spare <- c:
+	default:
+	}
+}
+
+// newCompletion returns an empty completion, a recycled one when there is.
+func (w *Writer) newCompletion() completion {
+	select {
+	case c := <-w.spare:
+		return c
+	default:
+		return completion{}
 	}
 }
 
@@ -421,26 +462,29 @@ func (w *Writer) commit(batch []item, ups []store.Uplink) {
 	// acknowledgement counts the uplink (TestSubmitMeansCommitted relies on it).
 	if w.cfg.Observe != nil && errs == nil && err == nil {
 		now := time.Now()
-		lat := make([]time.Duration, len(batch))
-		for i, it := range batch {
-			lat[i] = now.Sub(it.at)
+		w.lat = w.lat[:0]
+		for _, it := range batch {
+			w.lat = append(w.lat, now.Sub(it.at))
 		}
-		w.cfg.Observe(len(batch), lat)
+		w.cfg.Observe(len(batch), w.lat)
 	}
-	var c completion
+	c := w.newCompletion()
+	c.each = errs != nil
 	for i, it := range batch {
 		e := err
 		if errs != nil {
 			e = errs[i]
 		}
-		tell(&c, it, e, errs != nil)
+		tell(&c, it, e)
 		for _, a := range it.also {
-			tell(&c, a, e, errs != nil)
+			tell(&c, a, e)
 		}
 	}
-	if len(c.cbs) > 0 {
+	if len(c.calls) > 0 {
 		c.err = err
 		w.completions <- c
+	} else {
+		w.recycle(c)
 	}
 	// After the submitters are told: an answer that arrives from now on may
 	// go ahead, this batch's uplinks are visible.
@@ -449,13 +493,13 @@ func (w *Writer) commit(batch []item, ups []store.Uplink) {
 
 // tell passes e to the submitter of it: a Submit's channel now, a
 // SubmitAsync's callback through c (the completion goroutine).
-func tell(c *completion, it item, e error, each bool) {
+func tell(c *completion, it item, e error) {
 	switch {
 	case it.done != nil:
 		it.done <- e
 	case it.cb != nil:
-		c.cbs = append(c.cbs, it.cb)
-		if each {
+		c.calls = append(c.calls, asyncCall{cb: it.cb, up: it.up})
+		if c.each {
 			c.errs = append(c.errs, e)
 		}
 	}

@@ -50,7 +50,7 @@ func lingering(t *testing.T, fn func(w *Writer, st *batchStore)) {
 func TestLingerHoldsALoneUplink(t *testing.T) {
 	lingering(t, func(w *Writer, st *batchStore) {
 		acked := make(chan error, 1)
-		require.NoError(t, w.SubmitAsync(context.Background(), heartbeatN(1, 1), func(err error) { acked <- err }))
+		require.NoError(t, w.SubmitAsync(context.Background(), heartbeatN(1, 1), func(_ *store.Uplink, err error) { acked <- err }))
 		time.Sleep(49 * time.Millisecond)
 		synctest.Wait()
 		sizes, _ := st.got()
@@ -95,7 +95,7 @@ func TestLingerNeverHoldsWhatSomeoneWaitsFor(t *testing.T) {
 			ctx := context.Background()
 			require.NoError(t, w.Enqueue(ctx, heartbeatN(1, 1)))
 			time.Sleep(5 * time.Millisecond)
-			require.NoError(t, w.SubmitAsync(ctx, resultUp(2, "accepted"), func(error) {}))
+			require.NoError(t, w.SubmitAsync(ctx, resultUp(2, "accepted"), func(*store.Uplink, error) {}))
 			synctest.Wait()
 			sizes, at := st.got()
 			require.Equal(t, []int{2}, sizes, "the answer takes the lingering heartbeat along")
@@ -104,7 +104,7 @@ func TestLingerNeverHoldsWhatSomeoneWaitsFor(t *testing.T) {
 	})
 	t.Run("answer first", func(t *testing.T) {
 		lingering(t, func(w *Writer, st *batchStore) {
-			require.NoError(t, w.SubmitAsync(context.Background(), resultUp(2, "succeeded"), func(error) {}))
+			require.NoError(t, w.SubmitAsync(context.Background(), resultUp(2, "succeeded"), func(*store.Uplink, error) {}))
 			synctest.Wait()
 			sizes, at := st.got()
 			require.Equal(t, []int{1}, sizes)

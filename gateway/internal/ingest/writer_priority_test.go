@@ -110,7 +110,7 @@ func TestCommandAnswersGoFirst(t *testing.T) {
 	var cbs sync.WaitGroup
 	submit := func(u store.Uplink) {
 		cbs.Add(1)
-		require.NoError(t, w.SubmitAsync(ctx, u, func(err error) { assert.NoError(t, err); cbs.Done() }))
+		require.NoError(t, w.SubmitAsync(ctx, u, func(_ *store.Uplink, err error) { assert.NoError(t, err); cbs.Done() }))
 	}
 	// The writer takes this one and blocks in the store.
 	submit(presenceUp(1000, 1))

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"vendgate/gateway/internal/store"
 	"vendgate/gateway/internal/store/sqlite"
 	"vendgate/internal/proccpu"
@@ -150,7 +153,7 @@ func TestSubmitAsync(t *testing.T) {
 	var mu sync.Mutex
 	var got []int
 	for i := range n {
-		err := w.SubmitAsync(context.Background(), event(mid, i), func(err error) {
+		err := w.SubmitAsync(context.Background(), event(mid, i), func(_ *store.Uplink, err error) {
 			if err != nil {
 				t.Error(err)
 			}
@@ -177,9 +180,48 @@ func TestSubmitAsync(t *testing.T) {
 			t.Fatalf("callback %d came as number %d", v, i)
 		}
 	}
-	if err := w.SubmitAsync(context.Background(), event(mid, n), func(error) { t.Error("called after Close") }); !errors.Is(err, ErrClosed) {
+	if err := w.SubmitAsync(context.Background(), event(mid, n), func(*store.Uplink, error) { t.Error("called after Close") }); !errors.Is(err, ErrClosed) {
 		t.Fatalf("SubmitAsync after Close: %v", err)
 	}
+}
+
+// failingStore fails every batch holding an event with MsgID "bad".
+type failingStore struct{ st store.Uplinks }
+
+var errBad = errors.New("bad uplink")
+
+func (f failingStore) ApplyUplinks(ctx context.Context, ups []store.Uplink) error {
+	for _, u := range ups {
+		if u.Event != nil && u.Event.MsgID == "bad" {
+			return errBad
+		}
+	}
+	return f.st.ApplyUplinks(ctx, ups)
+}
+
+// TestSubmitAsyncOutcomes: each callback gets its own uplink and outcome,
+// also when a batch's uplinks had outcomes of their own (one failed) and
+// the batches after reuse its completion.
+func TestSubmitAsyncOutcomes(t *testing.T) {
+	db, mid := openDB(t)
+	w := NewWriter(failingStore{db}, WriterConfig{MaxBatch: 2})
+	bad := event(mid, 0)
+	bad.Event.MsgID = "bad"
+	ups := []store.Uplink{bad, event(mid, 1), event(mid, 2), event(mid, 3), event(mid, 4), bad, event(mid, 5)}
+	type told struct {
+		msg string
+		err error
+	}
+	var got []told // the completion goroutine's only until Close
+	for _, u := range ups {
+		require.NoError(t, w.SubmitAsync(context.Background(), u, func(up *store.Uplink, err error) {
+			got = append(got, told{up.Event.MsgID, err})
+		}))
+	}
+	go w.Run() // batches of two, in order
+	w.Close()
+	want := []told{{"bad", errBad}, {"e1", nil}, {"e2", nil}, {"e3", nil}, {"e4", nil}, {"bad", errBad}, {"e5", nil}}
+	assert.Equal(t, want, got)
 }
 
 // TestSubmitAsyncFullQueue: with the queue full SubmitAsync waits, and gives
@@ -193,10 +235,10 @@ func TestSubmitAsyncFullQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	require(w.SubmitAsync(context.Background(), event(mid, 1), func(error) {}))
+	require(w.SubmitAsync(context.Background(), event(mid, 1), func(*store.Uplink, error) {}))
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if err := w.SubmitAsync(ctx, event(mid, 2), func(error) { t.Error("called") }); !errors.Is(err, context.DeadlineExceeded) {
+	if err := w.SubmitAsync(ctx, event(mid, 2), func(*store.Uplink, error) { t.Error("called") }); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("SubmitAsync on a full queue: %v", err)
 	}
 	go w.Run()
