@@ -10,9 +10,11 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -319,4 +321,118 @@ func BenchmarkConnect(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(cpu.Microseconds())/float64(conns), "cpu-µs/conn")
+}
+
+// deliveredHandler is nopHandler that signals every Delivered on the
+// modem's channel.
+type deliveredHandler struct {
+	nopHandler
+	ch map[string]chan struct{} // IMEI → Delivered; written before the broker starts
+}
+
+func (h deliveredHandler) Delivered(c Conn, _ string) { h.ch[c.IMEI] <- struct{}{} }
+
+// ackCommands reads the commands a bare-socket modem gets and PUBACKs each
+// QoS 1 one at once, until the connection ends.
+func ackCommands(c net.Conn) {
+	r := bufio.NewReader(c)
+	ack := []byte{0x40, 2, 0, 0}
+	for {
+		first, err := r.ReadByte()
+		if err != nil {
+			return
+		}
+		n, _, err := packets.DecodeLength(r)
+		if err != nil {
+			return
+		}
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r, body); err != nil {
+			return
+		}
+		if first>>4 != packets.Publish || (first>>1)&3 == 0 || n < 4 {
+			continue
+		}
+		at := 2 + int(body[0])<<8 | int(body[1]) // the packet id follows the topic
+		ack[2], ack[3] = body[at], body[at+1]
+		if _, err := c.Write(ack); err != nil {
+			return
+		}
+	}
+}
+
+// BenchmarkCommandPublish sends QoS 1 commands with Broker.Publish the way
+// the command service does: to 1 or 64 subscribed modems (bare sockets that
+// PUBACK every command at once), one command in flight per modem, the next
+// one published when Delivered reports the previous PUBACK. It reports the
+// process CPU per command (the modems' side included: compare figures of
+// this benchmark with each other) and the Publish → Delivered round trip.
+//
+//	go test -run '^$' -bench BenchmarkCommandPublish -benchmem -count 3 ./gateway/internal/broker/
+func BenchmarkCommandPublish(b *testing.B) {
+	for _, modems := range []int{1, 64} {
+		b.Run(fmt.Sprintf("modems=%d", modems), func(b *testing.B) { commandPublish(b, modems) })
+	}
+}
+
+func commandPublish(b *testing.B, modems int) {
+	h := deliveredHandler{ch: make(map[string]chan struct{}, modems)}
+	for i := range modems {
+		h.ch[benchIMEI(i)] = make(chan struct{}, 1)
+	}
+	br, err := New(Config{Listen: "127.0.0.1:0", Logger: quietLogger()}, acceptAll{}, h)
+	require.NoError(b, err)
+	require.NoError(b, br.Start())
+	defer br.Close()
+	var readers sync.WaitGroup
+	defer readers.Wait()
+	for i := range modems {
+		c := dialModem(b, br.Addr().String(), benchIMEI(i), true)
+		defer c.Close()
+		readers.Go(func() { ackCommands(c) })
+	}
+	require.Eventually(b, func() bool { return br.Count() == modems }, wait, time.Millisecond)
+	payload := []byte(`{"v":1,"id":"01JDZ3K6F4V9Q2W8E5R7T1Y3U6","ts":1764100000000,"cmd":"cashless_mode","args":{"mode":1},"exp":1764186400000}`)
+	var next atomic.Int64
+	lats := make([][]time.Duration, modems)
+	errs := make(chan error, modems)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := proccpu.Used()
+	start := time.Now()
+	var senders sync.WaitGroup
+	for k := range modems {
+		imei := benchIMEI(k)
+		topic := protocol.CommandRequestTopic(imei, "01JDZ3K6F4V9Q2W8E5R7T1Y3U6")
+		senders.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				t0 := time.Now()
+				if err := br.Publish(imei, topic, payload, 1); err != nil {
+					errs <- err
+					return
+				}
+				select {
+				case <-h.ch[imei]:
+				case <-time.After(wait):
+					errs <- fmt.Errorf("%s: no Delivered within %v", imei, wait)
+					return
+				}
+				lats[k] = append(lats[k], time.Since(t0))
+			}
+		})
+	}
+	senders.Wait()
+	el := time.Since(start)
+	cpu := proccpu.Used() - cpu0
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	all := slices.Concat(lats...)
+	slices.Sort(all)
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/cmd")
+	b.ReportMetric(float64(b.N)/el.Seconds(), "cmds/s")
+	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
 }

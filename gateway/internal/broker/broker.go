@@ -1,11 +1,14 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,7 +33,7 @@ var (
 	ErrNotConnected  = errors.New("broker: modem not connected")              // Publish, Disconnect: no established connection
 	ErrNotSubscribed = errors.New("broker: modem not subscribed to commands") // Publish: the modem has no matching subscription yet
 	ErrInflightFull  = errors.New("broker: too many unacknowledged messages") // Publish: InflightMax reached
-	ErrQueueFull     = errors.New("broker: modem's write queue is full")      // Publish: mochi dropped the message (WritesPending)
+	ErrQueueFull     = errors.New("broker: modem's write queue is full")      // Publish: the modem took nothing for WriteTimeout; the connection is closed
 	ErrTopic         = errors.New("broker: not a command topic of the modem") // Publish: topic is not vm/v1/{imei}/cmd/req/{id}
 	ErrQoS           = errors.New("broker: qos must be 0 or 1")               // Publish: commands are sent at QoS 0 or 1
 	ErrClosed        = errors.New("broker: closed")                           // Start/Publish after Close
@@ -129,7 +132,7 @@ type Config struct {
 	MaxKeepalive    uint16        // refuse keepalive 0 and > MaxKeepalive, seconds [1200]
 	MaxPacketSize   uint32        // largest packet accepted [protocol.MaxPacket]
 	MaxClients      int           // connected modems; more are refused "server unavailable" [19000, below the 20000 fd limit of mqtt.md §1.3]
-	WritesPending   int           // mochi MaximumClientWritesPending: outbound queue per client [64, mqtt.md §4.4]
+	WritesPending   int           // mochi MaximumClientWritesPending: outbound queue per client [64, mqtt.md §4.4]; unused since Publish writes directly and mochi routes nothing to modems
 	ReadBufferSize  int           // bufio reader per client [512: a modem's packets are small; larger ones are read straight into the packet]
 	WriteBufferSize int           // write coalescing threshold per client [2048]
 	SessionExpiry   uint32        // seconds a disconnected persistent session is kept [3600]
@@ -140,6 +143,10 @@ type Config struct {
 	// AsyncHandler and not yet acknowledged; a modem that sends more waits
 	// (its read loop stops) until the oldest is committed [32].
 	UplinkWindow int
+	// WriteTimeout bounds Publish: a command whose bytes are not in the
+	// modem's socket this long after Publish was called ends the connection
+	// (a modem that does not read; its socket buffer is full) [2s].
+	WriteTimeout time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -178,6 +185,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.UplinkWindow <= 0 {
 		c.UplinkWindow = 32
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 2 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -268,7 +278,6 @@ func New(cfg Config, auth Authenticator, h Handler) (*Broker, error) {
 		// mochi builds them, with a runtime.ReadMemStats, every interval, and
 		// retains them (see dropRetained). Once at start, then every 10 years.
 		SysTopicResendInterval: 10 * 365 * 24 * 3600,
-		InlineClient:           true, // Broker.Publish goes through mochi's normal delivery path
 	})
 	if err := b.srv.AddHook(&hook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
@@ -437,7 +446,7 @@ type Stats struct {
 	Clients         int   // established modem connections
 	Inflight        int64 // QoS messages in flight (both directions), mochi's count
 	InflightDropped int64 // outbound QoS messages dropped: per-client inflight limit or expiry
-	MessagesDropped int64 // outbound messages dropped because a client's write queue was full
+	MessagesDropped int64 // commands not written because the modem took nothing for WriteTimeout (Publish's ErrQueueFull)
 }
 
 // Stats returns current counters.
@@ -453,18 +462,32 @@ func (b *Broker) Stats() Stats {
 // Publish sends a command to a connected modem on topic
 // vm/v1/{imei}/cmd/req/{id}. It returns ErrNotConnected or ErrNotSubscribed
 // when the modem cannot receive it now (the broker keeps no offline queue:
-// the caller keeps commands and sends them on Handler.Subscribed),
-// ErrInflightFull when InflightMax messages await a PUBACK, and ErrQueueFull
-// when the modem's write queue was full. A nil error means mochi queued the
-// message for the modem; Handler.Delivered follows on PUBACK (QoS 1 only, and
-// only if the modem subscribed at QoS 1: mochi delivers at the lower of the
-// two QoS).
+// the caller keeps commands and sends them on Handler.Subscribed), and
+// ErrInflightFull when InflightMax messages (or fewer, the Receive Maximum
+// of an MQTT 5 modem) await a PUBACK. A nil error means the PUBLISH is
+// written to the modem's socket; Handler.Delivered follows on PUBACK (QoS 1
+// only, and only if the modem subscribed at QoS 1: a command goes out at
+// the lower of the two QoS, as mochi delivers).
 //
-// The message goes through mochi's inline client, i.e. the same topic-index
-// lookup and per-client inflight tracking as any MQTT publish, which is what
-// makes mochi report the PUBACK. Publishing straight to the client would need
-// mochi internals (packet ids, send quota) that are not exported.
+// The PUBLISH is written on the caller's goroutine, through mochi's
+// Client.WritePacket (which serialises it with mochi's own writes and the
+// broker's PUBACK batches), not through mochi's topic index, per-client
+// queue and write goroutine: the modem's one command subscription is known,
+// and the hop to the write goroutine was most of a command's cost in the
+// broker. A QoS 1 command takes a packet id and an entry in the client's
+// inflight store as mochi's own delivery does, so mochi processes the
+// modem's PUBACK (and resends the command on a resumed session) as before.
+// The payload is copied into the inflight store; the caller may reuse it.
+//
+// A modem that does not read its socket cannot hold the caller: when the
+// PUBLISH is not written within WriteTimeout of the call (the socket buffer
+// stayed full, or a write ahead of it did), the connection is closed — part
+// of a packet may be on the wire — and Publish returns ErrQueueFull, the
+// successor of mochi's full write queue; Handler.Disconnected follows with
+// an error wrapping ErrQueueFull. Either way the command was not delivered
+// and the caller sends it again on the modem's next connection.
 func (b *Broker) Publish(imei, topic string, payload []byte, qos byte) error {
+	start := time.Now()
 	if qos > 1 {
 		return ErrQoS
 	}
@@ -483,31 +506,115 @@ func (b *Broker) Publish(imei, topic string, payload []byte, qos byte) error {
 		return fmt.Errorf("%w: %s", ErrNotConnected, imei)
 	}
 	cl := c.client()
-	if !subscribedTo(cl, imei, topic) {
+	sub, ok := commandSubscription(cl, imei, topic)
+	if !ok {
 		return fmt.Errorf("%w: %s", ErrNotSubscribed, imei)
 	}
-	if qos > 0 && cl.State.Inflight.Len() >= int(b.cfg.InflightMax) {
-		return fmt.Errorf("%w: %s", ErrInflightFull, imei)
+	pk := packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: min(qos, sub.qos)}, // never retained
+		TopicName:   topic,                                                              // no topic alias: OnConnect allows none
+		Payload:     payload,
+		Created:     start.Unix(),
 	}
-	dropped := c.dropped.Load()
-	if err := b.srv.Publish(topic, payload, false, qos); err != nil {
-		return fmt.Errorf("broker: publish %s: %w", topic, err)
+	if exp := b.srv.Options.Capabilities.MaximumMessageExpiryInterval; exp > 0 {
+		pk.Expiry = pk.Created + exp // as mochi stamps a message: expires from the inflight store, MQTT 5 interval
 	}
-	if c.dropped.Load() != dropped {
-		return fmt.Errorf("%w: %s", ErrQueueFull, imei)
+	if cl.Properties.ProtocolVersion >= 5 {
+		pk.Properties.SubscriptionIdentifier = sub.ids // [MQTT-3.3.4-3]
+	}
+
+	// One Publish per connection at a time: packet ids go out in order, and
+	// each call's write bound is its own.
+	c.pub.Lock()
+	defer c.pub.Unlock()
+	c.boundWrites(start.Add(b.cfg.WriteTimeout)) // also cuts short a write ahead of ours (cl's lock is held while writing)
+	defer c.unboundWrites()
+	if pk.FixedHeader.Qos > 0 {
+		if err := b.track(cl, &pk); err != nil {
+			return fmt.Errorf("%w: %s", err, imei)
+		}
+	}
+	err = cl.WritePacket(pk)
+	if err == nil {
+		return nil
+	}
+	// The PUBLISH did not reach the socket whole: the modem cannot
+	// acknowledge it, so it leaves the inflight store (mochi must not
+	// resend it on a resumed session either: the caller does).
+	if pk.FixedHeader.Qos > 0 && cl.State.Inflight.Delete(pk.PacketID) {
+		atomic.AddInt64(&b.srv.Info.Inflight, -1)
+		cl.State.Inflight.IncreaseSendQuota()
+	}
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(cl.StopCause(), errStalled):
+		// Our write timed out, or one ahead of ours did: conn.write has
+		// closed the connection.
+		atomic.AddInt64(&b.srv.Info.MessagesDropped, 1)
+		return fmt.Errorf("%w: %s: not written within %v, disconnected", ErrQueueFull, imei, b.cfg.WriteTimeout)
+	case errors.Is(err, mqtt.ErrConnectionClosed) || cl.Closed():
+		return fmt.Errorf("%w: %s", ErrNotConnected, imei)
+	}
+	return fmt.Errorf("broker: publish %s: %w", topic, err)
+}
+
+// track gives the QoS 1 message pk a packet id and records it in cl's
+// inflight store, keeping mochi's counters as its own delivery does
+// (server.go publishToClient): processPuback then completes it, and a
+// resumed session resends it. Called with the connection's pub lock held.
+func (b *Broker) track(cl *mqtt.Client, pk *packets.Packet) error {
+	limit := int(b.cfg.InflightMax)
+	if rm := int(cl.Properties.Props.ReceiveMaximum); cl.Properties.ProtocolVersion >= 5 && rm > 0 && rm < limit {
+		// MQTT 5 §3.3.4: no more unacknowledged messages than the client's
+		// Receive Maximum (mochi would hold the excess back and lose track
+		// of it once sent).
+		limit = rm
+	}
+	if cl.State.Inflight.Len() >= limit {
+		return ErrInflightFull
+	}
+	id, err := cl.NextPacketID()
+	if err != nil { // every packet id in use
+		atomic.AddInt64(&b.srv.Info.InflightDropped, 1)
+		return ErrInflightFull
+	}
+	pk.PacketID = uint16(id)
+	stored := *pk
+	stored.ProtocolVersion = cl.Properties.ProtocolVersion
+	stored.Payload = bytes.Clone(pk.Payload) // kept until the PUBACK: the caller's buffer is its own
+	if cl.State.Inflight.Set(stored) {
+		atomic.AddInt64(&b.srv.Info.Inflight, 1)
+		cl.State.Inflight.DecreaseSendQuota()
 	}
 	return nil
 }
 
-// subscribedTo reports whether cl holds a subscription that matches the
-// command topic: the wildcard filter or the exact topic (the ACL allows no
-// other filter).
-func subscribedTo(cl *mqtt.Client, imei, topic string) bool {
-	if _, ok := cl.State.Subscriptions.Get(protocol.CommandRequestFilter(imei)); ok {
-		return true
+// cmdSub is the modem's subscription a command topic matches, merged as
+// mochi merges a client's matching subscriptions: the highest QoS and every
+// subscription identifier.
+type cmdSub struct {
+	qos byte
+	ids []int
+}
+
+// commandSubscription returns the subscription of cl that topic matches:
+// the wildcard filter, the exact topic, or both (the ACL allows no other
+// filter).
+func commandSubscription(cl *mqtt.Client, imei, topic string) (cmdSub, bool) {
+	var s cmdSub
+	found := false
+	for _, f := range [2]string{protocol.CommandRequestFilter(imei), topic} {
+		sub, ok := cl.State.Subscriptions.Get(f)
+		if !ok {
+			continue
+		}
+		found = true
+		s.qos = max(s.qos, sub.Qos)
+		if sub.Identifier > 0 {
+			s.ids = append(s.ids, sub.Identifier)
+		}
 	}
-	_, ok := cl.State.Subscriptions.Get(topic)
-	return ok
+	slices.Sort(s.ids)
+	return s, found
 }
 
 // hasCommandSubscription reports whether cl holds any command subscription

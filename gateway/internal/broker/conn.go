@@ -3,8 +3,10 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -165,7 +167,6 @@ type conn struct {
 	takenOver   atomic.Bool   // a newer connection of the same modem replaced this one
 	closed      atomic.Bool   // the socket is closed
 	done        chan struct{} // closed when mochi has finished with the connection (see serveListener)
-	dropped     atomic.Uint64 // outbound messages mochi dropped (write queue full)
 
 	// Read goroutine only.
 	cause      error             // why the broker stopped the connection (Handler refused a message)
@@ -190,6 +191,15 @@ type conn struct {
 	corked bool
 	wbuf   []byte
 
+	// Write deadlines (see boundWrites). mochi sets the socket's deadline,
+	// reads and writes, to 1.5 × keepalive before every packet it reads;
+	// while Broker.Publish writes under its own shorter bound, mochi's
+	// deadline goes to reads only.
+	pub      sync.Mutex // held by Broker.Publish: one command write at a time
+	dmu      sync.Mutex
+	deadline time.Time // the last deadline mochi set
+	bounded  bool      // a Publish's write deadline is on the socket
+
 	closeOnce sync.Once
 	ending    atomic.Bool // quiesced by a drained broker's Close: reads fail, the socket stays open until hangUp
 }
@@ -203,13 +213,62 @@ func (c *conn) Read(p []byte) (int, error) {
 }
 
 // SetDeadline implements net.Conn; mochi sets the keepalive deadline after
-// every packet, which must not undo quiesce's.
+// every packet, which must neither undo quiesce's nor lengthen the write
+// bound of a Publish in progress.
 func (c *conn) SetDeadline(t time.Time) error {
 	if c.ending.Load() {
 		return nil
 	}
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	c.deadline = t
+	if c.bounded {
+		return c.Conn.SetReadDeadline(t)
+	}
 	return c.Conn.SetDeadline(t)
 }
+
+// boundWrites makes every write to the socket fail after until — a write
+// in progress too, whoever makes it — until unboundWrites. Broker.Publish
+// calls it with its pub lock held, so one bound is on the socket at a time.
+// A write that fails this way ends the connection (see write).
+func (c *conn) boundWrites(until time.Time) {
+	c.dmu.Lock()
+	c.bounded = true
+	_ = c.Conn.SetWriteDeadline(until)
+	c.dmu.Unlock()
+}
+
+// unboundWrites puts mochi's deadline back on writes.
+func (c *conn) unboundWrites() {
+	c.dmu.Lock()
+	c.bounded = false
+	_ = c.Conn.SetWriteDeadline(c.deadline)
+	c.dmu.Unlock()
+}
+
+// write writes p to the socket; the caller holds wmu. A write that timed out
+// may have put part of a packet on the wire, after which the modem could
+// parse nothing we send: the connection ends (mochi's write deadline, or
+// the bound of a Publish; the Publish reports it as ErrQueueFull).
+func (c *conn) write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		cl := c.client()
+		if cl == nil { // before CONNACK: mochi ends it on the error
+			_ = c.Close()
+			return n, err
+		}
+		if !cl.Closed() {
+			c.b.log.Warn("broker: modem not reading, write timed out; closing connection", "imei", cl.ID, "remote", cl.Net.Remote)
+		}
+		cl.Stop(errStalled) // closes the socket (Close) and is the cause Disconnected gets
+	}
+	return n, err
+}
+
+// errStalled ends a connection whose write timed out.
+var errStalled = fmt.Errorf("%w: a write to the modem timed out", ErrQueueFull)
 
 // SetReadDeadline implements net.Conn (see SetDeadline).
 func (c *conn) SetReadDeadline(t time.Time) error {
@@ -235,8 +294,12 @@ func (c *conn) quiesce() {
 func (c *conn) hangUp() {
 	if cl := c.client(); cl != nil && c.established.Load() && cl.Properties.ProtocolVersion >= 5 {
 		// A modem that does not read must not hold the others up: the
-		// deadline also ends a write in progress (its writer holds wmu).
-		_ = c.Conn.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		// deadline also ends a write in progress (its writer holds wmu),
+		// and a Publish that ends meanwhile puts it back (unboundWrites).
+		c.dmu.Lock()
+		c.deadline = time.Now().Add(50 * time.Millisecond)
+		_ = c.Conn.SetWriteDeadline(c.deadline)
+		c.dmu.Unlock()
 		c.wmu.Lock()
 		_, _ = c.Conn.Write(disconnectV5)
 		c.wmu.Unlock()
@@ -255,7 +318,7 @@ func (c *conn) Write(p []byte) (int, error) {
 		c.wbuf = append(c.wbuf, p...)
 		return len(p), nil
 	}
-	return c.Conn.Write(p)
+	return c.write(p)
 }
 
 // cork starts gathering writes.
@@ -274,7 +337,7 @@ func (c *conn) uncork() error {
 	if len(c.wbuf) == 0 {
 		return nil
 	}
-	_, err := c.Conn.Write(c.wbuf)
+	_, err := c.write(c.wbuf)
 	if cap(c.wbuf) > 4096 {
 		c.wbuf = nil // a rare large batch: do not keep its buffer per connection
 	} else {
@@ -345,8 +408,8 @@ func (c *conn) releaseGateLocked() {
 	c.gate = nil
 }
 
-// connOf returns the broker state of a mochi client, nil for the inline
-// client (or anything not accepted by our listener).
+// connOf returns the broker state of a mochi client, nil for anything not
+// accepted by our listener.
 func connOf(cl *mqtt.Client) *conn {
 	c, _ := cl.Net.Conn.(*conn)
 	return c

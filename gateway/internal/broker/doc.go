@@ -46,10 +46,15 @@
 //     empty (its own $SYS topics are dropped at Start: any retained message
 //     makes mochi scan the topic tree on every SUBSCRIBE); the retain flag is
 //     passed to the Handler instead.
-//   - Downlinks: Broker.Publish injects the message through mochi's inline
-//     client so it takes mochi's normal path to the subscribed modem,
-//     including inflight tracking; the modem's PUBACK is reported as
-//     Handler.Delivered.
+//   - Downlinks: Broker.Publish writes the PUBLISH to the subscribed modem's
+//     socket on the caller's goroutine (mochi's Client.WritePacket), with a
+//     packet id and an entry in mochi's inflight store for QoS 1, so mochi
+//     processes the modem's PUBACK, reported as Handler.Delivered, and
+//     resends the message on a resumed session. mochi's topic index, per
+//     client write queue and write goroutine are not used (no message is
+//     ever routed by mochi: nobody may subscribe to uplinks). A modem that
+//     takes nothing for WriteTimeout is disconnected, so a caller waits no
+//     longer than that.
 //
 // Wills: mochi publishes a connection's will whenever its read loop ends with
 // an error — a lost link, a session takeover (MQTT 5 §3.1.4 requires it) and

@@ -37,7 +37,6 @@ var provided = [...]byte{
 	mqtt.OnPacketRead,
 	mqtt.OnPacketProcessed,
 	mqtt.OnPublish,
-	mqtt.OnPublishDropped,
 	mqtt.OnQosComplete,
 	mqtt.OnSubscribed,
 	mqtt.OnWill,
@@ -221,9 +220,6 @@ func (h *hook) unavailable(cl *mqtt.Client, err error) {
 // For write=false mochi passes a SUBSCRIBE filter, or the topic of a message
 // it is about to deliver to the client.
 func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
-	if cl.Net.Inline {
-		return true
-	}
 	if write {
 		return allowedPublish(cl.ID, topic)
 	}
@@ -446,7 +442,7 @@ func (b *Broker) delivered(c Conn, topic string) {
 // closes the connection, so the modem resends the message after reconnecting.
 func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	c := connOf(cl)
-	if c == nil { // the inline client: Broker.Publish
+	if c == nil {
 		return pk, nil
 	}
 	if h.b.ah != nil && pk.FixedHeader.Qos == 1 {
@@ -577,15 +573,6 @@ func (c *conn) flushAcks(cl *mqtt.Client) {
 			_ = c.uncork()
 		}
 	}
-}
-
-// OnPublishDropped counts messages mochi dropped because the client's write
-// queue was full; Broker.Publish reports it as ErrQueueFull.
-func (h *hook) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
-	if c := connOf(cl); c != nil {
-		c.dropped.Add(1)
-	}
-	h.b.log.Warn("broker: write queue full, message dropped", "imei", cl.ID, "topic", pk.TopicName)
 }
 
 // OnSubscribed notes a granted command subscription; Handler.Subscribed is

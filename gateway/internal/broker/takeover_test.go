@@ -31,9 +31,6 @@ func (k *cleanupBlocker) ID() string { return "test-cleanup-blocker" }
 func (k *cleanupBlocker) Provides(b byte) bool { return b == mqtt.OnUnsubscribed }
 
 func (k *cleanupBlocker) OnUnsubscribed(cl *mqtt.Client, _ packets.Packet) {
-	if cl.Net.Inline {
-		return
-	}
 	if k.held.CompareAndSwap(false, true) { // only the first; later calls must not wait
 		k.reached <- cl
 		<-k.release
