@@ -244,7 +244,8 @@ func (d *DB) finish(ctx context.Context, id string, state store.CommandState, ms
 	if state != store.CmdExpired && state != store.CmdTimedOut {
 		return fmt.Errorf("sqlite: finish command %q: target state %q is not expired or timed_out: %w", id, state, store.ErrInvalidMove)
 	}
-	return d.write(ctx, func(tx *sql.Tx) error {
+	// writeTx: a command write leaves the modem cache valid (uplinks_cache.go).
+	return d.writeTx(ctx, func(tx *sql.Tx) error {
 		st, err := d.txStmt(ctx, tx, qCmdFinish)
 		if err != nil {
 			return dbErr("finish command", err)
@@ -272,7 +273,9 @@ func (d *DB) ExpireDue(ctx context.Context, now time.Time) ([]store.Command, err
 func (d *DB) expireDue(ctx context.Context, now time.Time, mine *atomic.Int64) ([]store.Command, error) {
 	g := d.cmdGroup()
 	var out []store.Command
-	err := d.write(ctx, func(tx *sql.Tx) error {
+	// writeTx: a command write leaves the modem cache valid (uplinks_cache.go);
+	// the command service expires every second, which emptied it as often.
+	err := d.writeTx(ctx, func(tx *sql.Tx) error {
 		// The WHERE repeats the partial index condition so the planner can use it.
 		rows, err := tx.QueryContext(ctx, `UPDATE commands SET state = 'expired', done_at = ?1
 			WHERE state IN `+liveStates+` AND expires_at > 0 AND expires_at < ?1

@@ -17,9 +17,10 @@ import (
 // again, as long as nothing else changed those rows in between:
 //
 //   - another write transaction of this DB: every one goes through DB.write
-//     (the read pools are query_only; command writes touch only commands),
-//     which bumps gen while it holds the writer connection, so no batch can
-//     run between the bump and its commit;
+//     (the read pools are query_only), which bumps gen while it holds the
+//     writer connection, so no batch can run between the bump and its
+//     commit. Command writes (groupWrite, Finish, ExpireDue) do not bump:
+//     they change only the commands table, which has no triggers;
 //   - another connection to the file (a second process, a tool): SQLite's
 //     PRAGMA data_version on the writer connection changes exactly when
 //     another connection commits; read at the start of each batch, under the

@@ -122,6 +122,25 @@ func TestModemCacheFollowsChanges(t *testing.T) {
 	})
 }
 
+// Command writes (create, mark sent, finish, expire) change no cached
+// value, so the next batch still starts from the cache.
+func TestModemCacheKeptByCommandWrites(t *testing.T) {
+	e := newCacheEnv(t)
+	require.Equal(t, e.vm1.ID, e.event(t, e.db))
+	hits := e.db.mc.hits.Load()
+	_, _, err := e.db.CreateCommand(ctx, store.Command{ID: "x", ModemID: e.modem, Name: "reboot", CreatedAt: t0,
+		ExpiresAt: t0.Add(time.Second)})
+	require.NoError(t, err)
+	_, _, err = e.db.CreateSentCommand(ctx, store.Command{ID: "y", ModemID: e.modem, Name: "reboot", CreatedAt: t0}, t0)
+	require.NoError(t, err)
+	require.NoError(t, e.db.Finish(ctx, "y", store.CmdTimedOut, "late", t0))
+	expired, err := e.db.ExpireDue(ctx, t0.Add(time.Minute))
+	require.NoError(t, err)
+	require.Len(t, expired, 1)
+	assert.Equal(t, e.vm1.ID, e.event(t, e.db))
+	assert.Equal(t, hits+1, e.db.mc.hits.Load(), "the batch after the command writes needs no read")
+}
+
 // The cache's map is emptied, not made again, when a change elsewhere
 // voids it: a modem the next batch does not name must not come back from it
 // with the state from before the change.
