@@ -56,7 +56,7 @@ type Config struct {
 	ConnectTimeout Duration `json:"connect_timeout"` // deadline for a modem's CONNECT packet (10s)
 	MaxKeepalive   int      `json:"max_keepalive"`   // largest keepalive accepted, seconds (1200); 0 is always refused
 	MaxClients     int      `json:"max_clients"`     // connections at most (19000)
-	WritesPending  int      `json:"writes_pending"`  // outbound packets queued per modem (64)
+	WritesPending  int      `json:"writes_pending"`  // mochi's outbound queue per modem (4); commands are written directly
 
 	IngestQueue int `json:"ingest_queue"` // uplinks waiting for the store at most (8192), besides each modem's newest presence and hello
 	IngestBatch int `json:"ingest_batch"` // uplinks per transaction at most (512)
@@ -111,7 +111,7 @@ func (c *Config) Defaults() {
 	defI(&c.CommandAttempts, 3)
 	defI(&c.MaxKeepalive, 1200)
 	defI(&c.MaxClients, 19000)
-	defI(&c.WritesPending, 64)
+	defI(&c.WritesPending, 4)
 	defI(&c.IngestQueue, 8192)
 	defI(&c.IngestBatch, 512)
 	defD(&c.IngestLinger, 20*time.Millisecond)

@@ -132,7 +132,7 @@ type Config struct {
 	MaxKeepalive    uint16        // refuse keepalive 0 and > MaxKeepalive, seconds [1200]
 	MaxPacketSize   uint32        // largest packet accepted [protocol.MaxPacket]
 	MaxClients      int           // connected modems; more are refused "server unavailable" [19000, below the 20000 fd limit of mqtt.md §1.3]
-	WritesPending   int           // mochi MaximumClientWritesPending: outbound queue per client [64, mqtt.md §4.4]; unused since Publish writes directly and mochi routes nothing to modems
+	WritesPending   int           // mochi MaximumClientWritesPending: outbound queue per client [4]; Publish writes directly and mochi routes nothing to modems, so it stays empty: each slot is 8 bytes per connection
 	ReadBufferSize  int           // bufio reader per client [512: a modem's packets are small; larger ones are read straight into the packet]
 	WriteBufferSize int           // write coalescing threshold per client [2048]
 	SessionExpiry   uint32        // seconds a disconnected persistent session is kept [3600]
@@ -166,7 +166,7 @@ func (c *Config) setDefaults() {
 		c.MaxClients = 19000
 	}
 	if c.WritesPending <= 0 {
-		c.WritesPending = 64
+		c.WritesPending = 4
 	}
 	if c.ReadBufferSize <= 0 {
 		c.ReadBufferSize = 512
