@@ -140,6 +140,10 @@ type Reader struct {
 	drops  atomic.Int64
 
 	wmu sync.Mutex // serialises writes (lines must not interleave)
+	// emu orders events: a decision timeout holds it from its C,STOP to its
+	// event, so that what the adapter answers to the STOP (read by Run) is
+	// reported after the timeout, not before it.
+	emu sync.Mutex
 
 	mu       sync.Mutex
 	state    SlaveState
@@ -338,6 +342,8 @@ func (r *Reader) clearPendingLocked() {
 }
 
 func (r *Reader) decisionExpired(gen uint64) {
+	r.emu.Lock()
+	defer r.emu.Unlock()
 	r.mu.Lock()
 	if r.gen != gen || r.pending == nil {
 		r.mu.Unlock()
@@ -352,10 +358,17 @@ func (r *Reader) decisionExpired(gen uint64) {
 	if err != nil {
 		ev.Err = errors.Join(ErrDecisionTimeout, err)
 	}
-	r.emit(ev)
+	r.emitLocked(ev)
 }
 
 func (r *Reader) emit(e Event) {
+	r.emu.Lock()
+	defer r.emu.Unlock()
+	r.emitLocked(e)
+}
+
+// emitLocked reports e; r.emu is held.
+func (r *Reader) emitLocked(e Event) {
 	if r.cfg.OnEvent != nil {
 		r.cfg.OnEvent(e)
 		return
