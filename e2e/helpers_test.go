@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +34,39 @@ func logger(t testing.TB) *slog.Logger {
 	if os.Getenv("E2E_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	return slog.New(slog.DiscardHandler)
+	// Warnings and errors are kept and shown when the test fails: a failure
+	// seen once in CI then says what the gateway complained about.
+	kept := &lockedBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			if s := kept.String(); s != "" {
+				t.Logf("gateway warnings and errors:\n%s", s)
+			}
+		}
+	})
+	return slog.New(slog.NewTextHandler(kept, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// lockedBuffer is a bytes.Buffer for concurrent loggers, bounded to its
+// first 64 KB.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() < 64<<10 {
+		l.b.Write(p)
+	}
+	return len(p), nil
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startGateway runs a gateway on dataDir; mqtt may be "127.0.0.1:0" or a fixed
