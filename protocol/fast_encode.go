@@ -66,11 +66,11 @@ func appendCommandRequest(dst []byte, r *CommandRequest, html bool) ([]byte, boo
 	dst = append(dst, `{"v":`...)
 	dst = strconv.AppendInt(dst, int64(r.V), 10)
 	dst = append(dst, `,"id":`...)
-	dst = appendJSONString(dst, r.ID, html)
+	dst = AppendJSONString(dst, r.ID, html)
 	dst = append(dst, `,"ts":`...)
 	dst = strconv.AppendInt(dst, r.TS, 10)
 	dst = append(dst, `,"name":`...)
-	dst = appendJSONString(dst, string(r.Name), html)
+	dst = AppendJSONString(dst, string(r.Name), html)
 	if len(r.Args) > 0 {
 		dst = append(dst, `,"args":`...)
 		dst = appendCompactValid(dst, r.Args, html)
@@ -82,11 +82,11 @@ func appendCommandRequest(dst []byte, r *CommandRequest, html bool) ([]byte, boo
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string the way encoding/json writes
+// AppendJSONString appends s as a JSON string the way encoding/json writes
 // a Go string: '"' and '\' escaped with a backslash, control characters as
 // \b \f \n \r \t or \u00XX, invalid UTF-8 as \ufffd, U+2028 and U+2029 as
 // \u2028 and \u2029, and with html also '<', '>' and '&' as \u00XX.
-func appendJSONString(dst []byte, s string, html bool) []byte {
+func AppendJSONString(dst []byte, s string, html bool) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {

@@ -9,9 +9,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"vendgate/gateway/internal/store"
+	"vendgate/protocol"
 )
 
 // The machine list (GET /v2/vending_machines) is the fleet's hot read: with
@@ -452,61 +452,9 @@ func appendNullInt(b []byte, v *int64) []byte {
 	return strconv.AppendInt(b, *v, 10)
 }
 
-const hexDigits = "0123456789abcdef"
-
 // appendJSONString appends s as a JSON string the way encoding/json does with
-// HTML escaping off (writeJSON): '"', '\\' and control characters escaped
-// (\b \f \n \r \t by name), invalid UTF-8 as \ufffd, U+2028 and U+2029 as
-// \u2028 and \u2029; everything else as it is.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+// HTML escaping off (writeJSON).
+func appendJSONString(b []byte, s string) []byte { return protocol.AppendJSONString(b, s, false) }
 
 // companyLocations returns the company's locations by id (nil without a
 // catalogue in the store).
