@@ -328,3 +328,47 @@ func TestPublishToModemNotReading(t *testing.T) {
 		}
 	}
 }
+
+// A Publish that comes while flushAcks has the connection corked still
+// writes its command to the socket under its own bound: to a modem that
+// reads nothing it gives up within WriteTimeout, the connection ends, and
+// the corked batch's uncork does not hang on it either.
+func TestPublishWhileCorked(t *testing.T) {
+	wrapListener = func(l net.Listener) net.Listener { return stallListener{l} }
+	t.Cleanup(func() { wrapListener = func(l net.Listener) net.Listener { return l } })
+	const timeout = 200 * time.Millisecond
+	b, _, h := startBroker(t, Config{WriteTimeout: timeout})
+
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	nc, err := d.Dial("tcp", b.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = nc.Close() })
+	r := &raw{t: t, c: nc, r: bufio.NewReader(nc), ver: 4}
+	r.login(imeiA, passA)
+	h.expect(t, "connected")
+	r.subscribe(1, protocol.CommandRequestFilter(imeiA))
+	h.expect(t, "subscribed")
+
+	c := b.lookup(imeiA)
+	require.NotNil(t, c)
+	c.cork() // as flushAcks does around a batch of PUBACKs
+	t0 := time.Now()
+	err = b.Publish(imeiA, protocol.CommandRequestTopic(imeiA, "big"), make([]byte, 256<<10), 1)
+	took := time.Since(t0)
+	require.ErrorIs(t, err, ErrQueueFull, "Publish returned before its command was in the socket")
+	assert.GreaterOrEqual(t, took, timeout)
+	assert.Less(t, took, timeout+time.Second)
+
+	uncorked := make(chan error, 1)
+	go func() { uncorked <- c.uncork() }()
+	select {
+	case <-uncorked:
+	case <-time.After(wait):
+		t.Fatal("uncork still blocked on a modem that does not read")
+	}
+	e := h.expect(t, "disconnected")
+	assert.ErrorIs(t, e.err, ErrQueueFull)
+	assert.Eventually(t, func() bool { return b.Stats().Inflight == 0 }, wait, time.Millisecond)
+}
