@@ -256,22 +256,8 @@ func (l stallListener) Accept() (net.Conn, error) {
 // connection is closed (part of a PUBLISH may be on the wire) and reported
 // with ErrQueueFull; concurrent callers return as promptly.
 func TestPublishToModemNotReading(t *testing.T) {
-	wrapListener = func(l net.Listener) net.Listener { return stallListener{l} }
-	t.Cleanup(func() { wrapListener = func(l net.Listener) net.Listener { return l } })
 	const timeout = 200 * time.Millisecond
-	b, _, h := startBroker(t, Config{WriteTimeout: timeout, InflightMax: 200})
-
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	nc, err := d.Dial("tcp", b.Addr().String())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = nc.Close() })
-	r := &raw{t: t, c: nc, r: bufio.NewReader(nc), ver: 4}
-	r.login(imeiA, passA)
-	h.expect(t, "connected")
-	r.subscribe(1, protocol.CommandRequestFilter(imeiA))
-	h.expect(t, "subscribed")
+	b, h, nc := stalledModem(t, Config{WriteTimeout: timeout, InflightMax: 200})
 
 	// The modem reads nothing more. Four callers publish 16 KB commands
 	// until the broker gives up on the modem.
@@ -334,28 +320,14 @@ func TestPublishToModemNotReading(t *testing.T) {
 // reads nothing it gives up within WriteTimeout, the connection ends, and
 // the corked batch's uncork does not hang on it either.
 func TestPublishWhileCorked(t *testing.T) {
-	wrapListener = func(l net.Listener) net.Listener { return stallListener{l} }
-	t.Cleanup(func() { wrapListener = func(l net.Listener) net.Listener { return l } })
 	const timeout = 200 * time.Millisecond
-	b, _, h := startBroker(t, Config{WriteTimeout: timeout})
-
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	nc, err := d.Dial("tcp", b.Addr().String())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = nc.Close() })
-	r := &raw{t: t, c: nc, r: bufio.NewReader(nc), ver: 4}
-	r.login(imeiA, passA)
-	h.expect(t, "connected")
-	r.subscribe(1, protocol.CommandRequestFilter(imeiA))
-	h.expect(t, "subscribed")
+	b, h, _ := stalledModem(t, Config{WriteTimeout: timeout})
 
 	c := b.lookup(imeiA)
 	require.NotNil(t, c)
 	c.cork() // as flushAcks does around a batch of PUBACKs
 	t0 := time.Now()
-	err = b.Publish(imeiA, protocol.CommandRequestTopic(imeiA, "big"), make([]byte, 256<<10), 1)
+	err := b.Publish(imeiA, protocol.CommandRequestTopic(imeiA, "big"), make([]byte, 256<<10), 1)
 	took := time.Since(t0)
 	require.ErrorIs(t, err, ErrQueueFull, "Publish returned before its command was in the socket")
 	assert.GreaterOrEqual(t, took, timeout)
@@ -371,4 +343,27 @@ func TestPublishWhileCorked(t *testing.T) {
 	e := h.expect(t, "disconnected")
 	assert.ErrorIs(t, e.err, ErrQueueFull)
 	assert.Eventually(t, func() bool { return b.Stats().Inflight == 0 }, wait, time.Millisecond)
+}
+
+// stalledModem starts a broker whose sockets have small send buffers
+// (stallListener) and connects modem A, subscribed to its commands, over a
+// socket with a small receive buffer: once the test stops reading nc, a few
+// commands fill both.
+func stalledModem(t *testing.T, cfg Config) (*Broker, *fakeHandler, net.Conn) {
+	t.Helper()
+	wrapListener = func(l net.Listener) net.Listener { return stallListener{l} }
+	t.Cleanup(func() { wrapListener = func(l net.Listener) net.Listener { return l } })
+	b, _, h := startBroker(t, cfg)
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	nc, err := d.Dial("tcp", b.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = nc.Close() })
+	r := &raw{t: t, c: nc, r: bufio.NewReader(nc), ver: 4}
+	r.login(imeiA, passA)
+	h.expect(t, "connected")
+	r.subscribe(1, protocol.CommandRequestFilter(imeiA))
+	h.expect(t, "subscribed")
+	return b, h, nc
 }
