@@ -11,7 +11,9 @@
 #   LOADTEST_PHASES       any of: memory throughput cpu commands storm (default all)
 #   LOADTEST_FLOOD_CONNS  throughput: publishing modems (200), LOADTEST_FLOOD_WINDOW QoS 1 in flight each (8),
 #   LOADTEST_FLOOD_SECS   throughput duration (15), LOADTEST_FLOOD_RUNS runs per target, alternating (3): the
-#                         ratio is the medians' (Mosquitto's rate on this VM moved between 46k and 81k/s from run to run)
+#                         ratio is the medians' (Mosquitto's rate on this VM moved between 46k and 81k/s from run to run);
+#                         Mosquitto runs twice per round: acknowledging only (nobody subscribed) and forwarding
+#                         to one QoS 1 subscriber (vendemu fleet --sink), the rate that subscriber receives
 #   LOADTEST_HB_MODEMS    CPU phase fleet at a 30 s heartbeat (10000, capped at N), LOADTEST_HB_SECS sample (30)
 #   LOADTEST_CMD_MODEMS   command phase fleet (10000), LOADTEST_CMD_RATE commands/s (1000), LOADTEST_CMD_SECS (20)
 #   LOADTEST_STORM_CMDS   commands queued for offline modems during the restart (1000)
@@ -115,7 +117,10 @@ profile() {
 stop_gateway() { kill -TERM "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; GW_PID=""; }
 MQ_PID=""
 start_mosquitto() {
-  printf 'listener 1884 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\nlog_type error\n' > "$TMP/mosquitto.conf"
+  # The queue and in-flight limits matter to the forwarding run's subscriber only, and are set in Mosquitto's
+  # favour: with its defaults (20 in flight, 1,000 queued) it forwarded ~4,800/s and dropped the rest; with
+  # no in-flight limit it forwards every uplink (the fleet's summary: forwarded = acked).
+  printf 'listener 1884 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\nlog_type error\nmax_queued_messages 100000\nmax_inflight_messages 0\n' > "$TMP/mosquitto.conf"
   $MOSQUITTO -c "$TMP/mosquitto.conf" >"$TMP/mosquitto.log" 2>&1 &
   MQ_PID=$!; PIDS+=("$MQ_PID")
   for _ in $(seq 100); do ss -Htln 'sport = :1884' | grep -q . && return 0; sleep 0.05; done
@@ -159,13 +164,17 @@ phase_memory() {  # phase_memory TARGET PID BROKER
   done
   for n in "${names[@]}"; do stop_fleet "$n"; done
 }
+# phase_throughput TARGET BROKER: TARGET gateway (acknowledged after commit), mosquitto (acknowledged on
+# receipt, nobody subscribed) or mosquitto-fwd (the same, and forwarded at QoS 1 to one subscriber, the fleet's
+# --sink: the rate is what that subscriber receives).
 phase_throughput() {
-  local target=$1 broker=$2
-  fleet flood "$broker" "$FLOOD_CONNS" 0 "$FLOOD_SECS" --flood "$FLOOD_WINDOW" --hb 3600s
+  local target=$1 broker=$2 sink=() what="QoS1 uplinks/s acknowledged" key="ack"
+  [ "$target" = mosquitto-fwd ] && { sink=(--sink 1); what="QoS1 uplinks/s forwarded to 1 subscriber"; key="forward"; }
+  fleet flood "$broker" "$FLOOD_CONNS" 0 "$FLOOD_SECS" --flood "$FLOOD_WINDOW" --hb 3600s "${sink[@]}"
   [ "$target" = gateway ] && { sleep 3; profile throughput; }
   wait "${FLEET_PID[flood]}" 2>/dev/null || true
-  local rate; rate=$(sed -n 's/.*steady ack rate=\([0-9]*\)\/s.*/\1/p' "$TMP/flood.out")
-  result "throughput $target: ${rate:-0} QoS1 uplinks/s acknowledged ($FLOOD_CONNS modems x $FLOOD_WINDOW in flight, ${FLOOD_SECS}s); $(grep '^uplinks' "$TMP/flood.out")"
+  local rate; rate=$(sed -n "s/.*steady $key rate=\([0-9]*\)\/s.*/\1/p" "$TMP/flood.out")
+  result "throughput $target: ${rate:-0} $what ($FLOOD_CONNS modems x $FLOOD_WINDOW in flight, ${FLOOD_SECS}s); $(grep '^uplinks' "$TMP/flood.out")$(grep '^sink' "$TMP/flood.out" | sed 's/^/; /')"
   echo "${rate:-0}"
 }
 phase_cpu() {  # phase_cpu TARGET PID BROKER -> sample CPU at a 30 s heartbeat
@@ -260,14 +269,16 @@ if want memory; then
 fi
 if want throughput; then
   log "throughput phase"
-  ms=(); gs=()
+  ms=(); fs=(); gs=()
   for _ in $(seq "$FLOOD_RUNS"); do
     ms+=("$(phase_throughput mosquitto $MQTT_MOSQ | tail -1)"); gs+=("$(phase_throughput gateway $MQTT_GW | tail -1)")
+    fs+=("$(phase_throughput mosquitto-fwd $MQTT_MOSQ | tail -1)")
   done
   median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END{ print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2) }'; }
-  m=$(median "${ms[@]}"); g=$(median "${gs[@]}")
-  result "throughput medians of $FLOOD_RUNS runs: gateway $g/s (${gs[*]}), mosquitto $m/s (${ms[*]})"
-  result "throughput ratio gateway/mosquitto: $(awk -v g="$g" -v m="$m" 'BEGIN{ if (m>0) printf "%.2f", g/m; else print "n/a"}')"
+  ratio() { awk -v g="$1" -v m="$2" 'BEGIN{ if (m>0) printf "%.2f", g/m; else print "n/a"}'; }
+  m=$(median "${ms[@]}"); f=$(median "${fs[@]}"); g=$(median "${gs[@]}")
+  result "throughput medians of $FLOOD_RUNS runs: gateway $g/s (${gs[*]}), mosquitto acknowledging $m/s (${ms[*]}), mosquitto forwarding $f/s (${fs[*]})"
+  result "throughput ratio gateway/mosquitto: $(ratio "$g" "$f") against forwarding to a subscriber, $(ratio "$g" "$m") against acknowledging only"
 fi
 if want cpu; then
   log "cpu phase"; phase_cpu mosquitto "$MQ_PID" $MQTT_MOSQ; phase_cpu gateway "$GW_PID" $MQTT_GW

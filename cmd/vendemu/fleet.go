@@ -32,6 +32,8 @@ func runFleet(ctx context.Context, args []string, e env) int {
 	sources := fs.String("source-ips", "", "spread raw connections over these local addresses, e.g. 127.0.0.2-127.0.0.250 (default that range for a loopback broker)")
 	auditRate := fs.Float64("audit-rate", 0, "audits per minute per modem (raw client)")
 	flood := fs.Int("flood", 0, "raw client: each modem keeps this many QoS 1 events in flight back to back (throughput test)")
+	sinkN := fs.Int("sink", 0, "raw client, plain broker only: subscribe this many anonymous QoS 1 connections to --sink-filter before the modems start (shared with $share/... when more than one) and report the rate the broker forwards to them (the forwarding baseline of scripts/loadtest.sh)")
+	sinkFilter := fs.String("sink-filter", fleet.DefaultSinkFilter, "topic filter of --sink")
 	dialPar := fs.Int("dial-parallel", 256, "raw client: connection attempts at once")
 	drain := fs.Duration("drain", 3*time.Second, "raw client: at the end wait this long at most for outstanding PUBACKs")
 	cpuProfile := fs.String("cpuprofile", "", "write the fleet's own CPU profile of the whole run to FILE (go tool pprof): what the load tool costs on the cores it shares")
@@ -64,6 +66,7 @@ func runFleet(ctx context.Context, args []string, e env) int {
 		Logger:   c.logger(e.stderr),
 		Progress: func(p fleet.Progress) { fmt.Fprintln(e.stderr, p) },
 		Client:   *client, AuditRate: *auditRate, Flood: *flood, DialParallel: *dialPar, Drain: *drain,
+		Sink: *sinkN, SinkFilter: *sinkFilter,
 	}
 	if *provision != "" {
 		return writeProvision(*provision, cfg, e)

@@ -93,7 +93,16 @@ type Config struct {
 	Flood        int           // > 0: each modem keeps this many QoS 1 events in flight, back to back (throughput test)
 	DialParallel int           // connection attempts at once [256]
 	Drain        time.Duration // at the end, wait this long at most for outstanding PUBACKs [3s]
+	// Sink > 0 opens this many anonymous QoS 1 subscriptions to SinkFilter
+	// before the modems start (shared as $share/... when more than one) and
+	// counts what the broker forwards to them: the baseline of a bare broker
+	// that forwards uplinks to a consumer. The gateway refuses such clients.
+	Sink       int
+	SinkFilter string // "" = DefaultSinkFilter
 }
+
+// maxSink bounds Config.Sink.
+const maxSink = 64
 
 // MQTT clients of a fleet.
 const (
@@ -159,6 +168,7 @@ type Progress struct {
 	CmdDone     uint64 // terminal results
 	Reconnects  uint64
 	AckRate     float64 // PUBACKs per second since the previous line (raw client)
+	Forwarded   uint64  // publishes delivered to the sink (raw client with Sink > 0)
 }
 
 // String formats the progress line.
@@ -196,6 +206,9 @@ type Summary struct {
 	RampTime      time.Duration     // from the start until every modem was connected at once (raw; 0: never)
 	AckRate       float64           // PUBACKs per second from RampTime to the end (raw)
 	AckedByClass  map[string]uint64 // acknowledged uplinks by message class (raw)
+	Sink          int               // sink connections (raw; 0: none)
+	Forwarded     uint64            // publishes the sink received (raw, Sink > 0)
+	ForwardRate   float64           // of those, per second from RampTime to the end
 }
 
 // String formats the summary as a few lines of text.
@@ -207,6 +220,9 @@ func (s Summary) String() string {
 	if s.Client == ClientRaw {
 		fmt.Fprintf(&b, "all connected after=%s steady ack rate=%.0f/s\n", s.RampTime.Round(time.Millisecond), s.AckRate)
 		fmt.Fprintf(&b, "acked by class %s\n", formatMap(s.AckedByClass))
+		if s.Sink > 0 {
+			fmt.Fprintf(&b, "sink connections=%d forwarded=%d steady forward rate=%.0f/s\n", s.Sink, s.Forwarded, s.ForwardRate)
+		}
 	}
 	fmt.Fprintf(&b, "commands received=%d duplicates=%d results=%s\n", s.CmdReceived, s.CmdDuplicates, formatMap(s.CmdResults))
 	fmt.Fprintf(&b, "command round trip (request ts to result acked) n=%d p50=%s p90=%s p99=%s max=%s\n", s.Latency.Count,
@@ -305,10 +321,16 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if cfg.ProgressEvery <= 0 {
 		cfg.ProgressEvery = DefaultProgressEvery
 	}
+	if cfg.Sink < 0 || cfg.Sink > maxSink {
+		return Summary{}, fmt.Errorf("%w: sink connections must be 0..%d", ErrConfig, maxSink)
+	}
 	switch cfg.client() {
 	case ClientRaw:
 		return runRaw(ctx, cfg, imeis)
 	case ClientPaho:
+		if cfg.Sink > 0 {
+			return Summary{}, fmt.Errorf("%w: a sink needs the raw client", ErrConfig)
+		}
 	default:
 		return Summary{}, fmt.Errorf("%w: client %q: want raw or paho", ErrConfig, cfg.Client)
 	}

@@ -62,6 +62,8 @@ type rawFleet struct {
 
 	modemsMu sync.Mutex
 	modems   []*rawModem
+
+	sink *sink // nil without Config.Sink
 }
 
 type rawModem struct {
@@ -188,6 +190,20 @@ func runRaw(ctx context.Context, cfg Config, imeis []string) (Summary, error) {
 		run: strconv.FormatInt(time.Now().UnixMilli()%(1<<31), 36), lat: &latencies{rng: uint64(cfg.Seed) | 1},
 		dialSem: make(chan struct{}, cfg.DialParallel), errs: map[string]uint64{}, wake: make(chan struct{}, 1)}
 
+	if cfg.Sink > 0 {
+		filter := cfg.SinkFilter
+		if filter == "" {
+			filter = DefaultSinkFilter
+		}
+		// The sink counts until the final figures are taken, below.
+		sinkCtx, stopSink := context.WithCancel(ctx)
+		defer stopSink()
+		if f.sink, err = startSink(sinkCtx, addr, filter, f.run, cfg.Sink, f.noteError); err != nil {
+			return Summary{}, err
+		}
+		defer func() { stopSink(); f.sink.wait() }()
+	}
+
 	runCtx := ctx
 	if cfg.Duration > 0 {
 		var cancel context.CancelFunc
@@ -289,7 +305,12 @@ ramp:
 	if ramp.allAt > 0 {
 		if span := final.Elapsed - ramp.allAt; span > 0 {
 			s.AckRate = float64(final.Acked-ramp.ackedAt) / span.Seconds()
+			s.ForwardRate = float64(final.Forwarded-ramp.fwdAt) / span.Seconds()
 		}
+	}
+	if f.sink != nil {
+		// After the drain: what was acknowledged has had time to be forwarded.
+		s.Sink, s.Forwarded = cfg.Sink, f.sink.received.Load()
 	}
 	s.Elapsed = elapsed
 	s.Latency = f.lat.percentiles()
@@ -314,12 +335,13 @@ type rampStats struct {
 	maxCon  int
 	allAt   time.Duration
 	ackedAt uint64
+	fwdAt   uint64
 }
 
 func (r *rampStats) observe(p Progress, n int) {
 	r.maxCon = max(r.maxCon, p.Connected)
 	if r.allAt == 0 && p.Connected >= n {
-		r.allAt, r.ackedAt = p.Elapsed, p.Acked
+		r.allAt, r.ackedAt, r.fwdAt = p.Elapsed, p.Acked, p.Forwarded
 	}
 }
 
@@ -336,9 +358,13 @@ func (f *rawFleet) progress() Progress {
 		inflight += len(m.resend)
 		m.mu.Unlock()
 	}
-	return Progress{Elapsed: time.Since(f.start), Started: int(f.started.Load()), Connected: int(f.connected.Load()),
+	p := Progress{Elapsed: time.Since(f.start), Started: int(f.started.Load()), Connected: int(f.connected.Load()),
 		Sent: f.sent.Load(), Acked: f.acked.Load(), Buffered: inflight, CmdReceived: f.cmdReceived.Load(),
 		CmdDone: f.cmdSucceedAk.Load() + f.cmdExpired.Load(), Reconnects: f.reconnects.Load()}
+	if f.sink != nil {
+		p.Forwarded = f.sink.received.Load()
+	}
+	return p
 }
 
 func (f *rawFleet) summary() Summary {

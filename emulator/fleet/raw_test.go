@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -183,4 +185,53 @@ func TestRawConfig(t *testing.T) {
 	}
 	assert.Equal(t, ClientRaw, Config{N: 101}.client())
 	assert.Equal(t, ClientPaho, Config{N: 100}.client())
+}
+
+func TestRawFleetSink(t *testing.T) {
+	_, addr := startBroker(t)
+	for _, n := range []int{1, 2} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			sum, err := Run(context.Background(), Config{
+				Client: ClientRaw, Broker: addr, N: 4, Secret: "S", Duration: time.Second, Flood: 4,
+				HBInterval: time.Hour, Sink: n, ProgressEvery: 100 * time.Millisecond,
+			})
+			require.NoError(t, err)
+			t.Log("\n" + sum.String())
+			assert.Equal(t, n, sum.Sink)
+			assert.Positive(t, sum.ForwardRate)
+			// Every acknowledged uplink reaches the sink, and a shared
+			// subscription delivers each to one connection only.
+			assert.GreaterOrEqual(t, sum.Forwarded, sum.Acked)
+			assert.LessOrEqual(t, sum.Forwarded, sum.Sent)
+			assert.Empty(t, sum.Errors)
+		})
+	}
+}
+
+// denySubscribe lets anyone connect and publish but subscribe to nothing.
+type denySubscribe struct{ mochi.HookBase }
+
+func (denySubscribe) ID() string { return "deny-subscribe" }
+func (denySubscribe) Provides(b byte) bool {
+	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck
+}
+func (denySubscribe) OnConnectAuthenticate(*mochi.Client, packets.Packet) bool { return true }
+func (denySubscribe) OnACLCheck(_ *mochi.Client, _ string, write bool) bool    { return write }
+
+func TestRawFleetSinkRefused(t *testing.T) {
+	srv := mochi.New(&mochi.Options{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, srv.AddHook(new(denySubscribe), nil))
+	l := listeners.NewTCP(listeners.Config{ID: "t", Address: "127.0.0.1:0"})
+	require.NoError(t, srv.AddListener(l))
+	go func() { _ = srv.Serve() }()
+	t.Cleanup(func() { _ = srv.Close() })
+	_, err := Run(context.Background(), Config{Client: ClientRaw, Broker: l.Address(), N: 1, Secret: "S",
+		Duration: time.Second, Sink: 1})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "subscription refused")
+
+	_, err = Run(context.Background(), Config{Client: ClientPaho, Broker: l.Address(), N: 1, Sink: 1})
+	require.ErrorIs(t, err, ErrConfig)
+	_, err = Run(context.Background(), Config{Client: ClientRaw, Broker: l.Address(), N: 1, Sink: -1})
+	require.ErrorIs(t, err, ErrConfig)
 }
