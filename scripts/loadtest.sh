@@ -81,6 +81,10 @@ log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 mkdir -p bin "$(dirname "$OUT")"
 : > "$OUT"
 result() { echo "$*" | tee -a "$OUT"; }
+# put KEY VALUE / get KEY: figures for the summary at the end (files, so phases run in subshells can set them).
+mkdir -p "$TMP/fig"
+put() { echo "$2" > "$TMP/fig/$1"; }
+get() { cat "$TMP/fig/$1" 2>/dev/null || true; }
 
 # --- prerequisites -----------------------------------------------------------------
 if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
@@ -160,6 +164,7 @@ phase_memory() {  # phase_memory TARGET PID BROKER
     sleep 5
     local rss; rss=$(rss_kb "$pid")
     result "memory $target: $(connected "${names[@]}") idle modems RSS ${rss} KB -> $(( (rss - base) * 1000 / s )) B/modem"
+    put "mem-$target-$s" "$(( (rss - base) * 1000 / s ))"
     prev=$s
   done
   for n in "${names[@]}"; do stop_fleet "$n"; done
@@ -187,6 +192,7 @@ phase_cpu() {  # phase_cpu TARGET PID BROKER -> sample CPU at a 30 s heartbeat
   c1=$(cpu_ticks "$pid"); t1=$(date +%s.%N)
   local cores; cores=$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", c/hz/(b-a)}')
   result "cpu $target: $HB_MODEMS modems at a 30s heartbeat: $cores cores -> $(awk -v x="$cores" -v n="$HB_MODEMS" 'BEGIN{printf "%.4f", x*1000/n}') cores per 1000 modems (RSS $(rss_kb "$pid") KB)"
+  put "cpu-$target" "$(awk -v x="$cores" -v n="$HB_MODEMS" 'BEGIN{printf "%.4f", x*1000/n}')"
   if [ "$target" = gateway ] && [[ " $PHASES " == *" commands "* ]] && [ "$CMD_MODEMS" -le "$HB_MODEMS" ]; then
     phase_commands
   fi
@@ -202,6 +208,10 @@ phase_commands() {  # on the running hb fleet (CMD_MODEMS <= HB_MODEMS)
   c1=$(cpu_ticks "$GW_PID"); [ -n "$fpid" ] && f1=$(cpu_ticks "$fpid"); t1=$(date +%s.%N)
   result "commands gateway: $CMD_RATE/s x ${CMD_SECS}s over $CMD_MODEMS modems (REST POST -> modem ack -> succeeded visible over REST):"
   sed 's/^/    /' "$TMP/rest.out" | tee -a "$OUT"
+  put cmd-p50 "$(sed -n 's/^succeeded round trip.* p50=\([^ ]*\).*/\1/p' "$TMP/rest.out")"
+  put cmd-p99 "$(sed -n 's/^succeeded round trip.* p99=\([^ ]*\).*/\1/p' "$TMP/rest.out")"
+  put cmd-n "$(sed -n 's/^succeeded round trip.* n=\([0-9]*\).*/\1/p' "$TMP/rest.out")"
+  put cmd-submitted "$(sed -n 's/.*submitted=\([0-9]*\).*/\1/p' "$TMP/rest.out")"
   # Who used the 2 cores while rest-load ran: the gateway and the fleet (their heartbeats included, see the
   # cpu phase), and rest-load itself.
   local n; n=$(sed -n 's/.*submitted=\([0-9]*\).*/\1/p' "$TMP/rest.out")
@@ -239,6 +249,7 @@ phase_storm() {  # restart the target with N modems connected
   wait_connected "$N" 120 storm || true
   t1=$(date +%s.%N)
   result "storm $target: $(connected storm)/$N modems back $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')s after the restart began (progress sampled every 1s)"
+  put "storm-back-$target" "$(connected storm)/$N in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s"
   if [ "$target" = gateway ]; then
     # The fleet's done= counts "succeeded" results the gateway acknowledged (= stored).
     local td=""
@@ -248,12 +259,14 @@ phase_storm() {  # restart the target with N modems connected
     done
     if [ -n "$td" ]; then
       result "storm gateway: all $STORM_CMDS queued commands executed and their results stored $(awk -v a="$t0" -v b="$td" 'BEGIN{printf "%.1f", b-a}')s after the restart began (fleet side, sampled every 1s)"
+      put storm-done "$(awk -v a="$t0" -v b="$td" 'BEGIN{printf "%.1f", b-a}')"
     else
       result "storm gateway: only $(tail -n 1 "$TMP/storm.err" | sed -n 's/.* done=\([0-9]*\).*/\1/p') of $STORM_CMDS queued commands done after 120s"
     fi
     wait "$rl" || true
     result "storm gateway: $STORM_CMDS commands submitted right after the restart (modems offline, queued):"
     sed 's/^/    /' "$TMP/storm-rest.out" | tee -a "$OUT"
+    put storm-succeeded "$(sed -n 's/.*final states.*succeeded=\([0-9]*\).*/\1/p' "$TMP/storm-rest.out")"
   fi
   stop_fleet storm
   result "storm $target fleet: $(grep -E '^(uplinks|errors)' "$TMP/storm.out" | tr '\n' ' ')"
@@ -279,6 +292,7 @@ if want throughput; then
   m=$(median "${ms[@]}"); f=$(median "${fs[@]}"); g=$(median "${gs[@]}")
   result "throughput medians of $FLOOD_RUNS runs: gateway $g/s (${gs[*]}), mosquitto acknowledging $m/s (${ms[*]}), mosquitto forwarding $f/s (${fs[*]})"
   result "throughput ratio gateway/mosquitto: $(ratio "$g" "$f") against forwarding to a subscriber, $(ratio "$g" "$m") against acknowledging only"
+  put tp "$g $f $m $(ratio "$g" "$f") $(ratio "$g" "$m")"
 fi
 if want cpu; then
   log "cpu phase"; phase_cpu mosquitto "$MQ_PID" $MQTT_MOSQ; phase_cpu gateway "$GW_PID" $MQTT_GW
@@ -289,6 +303,35 @@ fi
 if want storm; then
   log "storm phase"; phase_storm mosquitto $MQTT_MOSQ; phase_storm gateway $MQTT_GW
 fi
+summary() {  # the issue's figures and targets, from the phases that ran
+  local v
+  # scale HAVE WANT TEXT: a note when this run is smaller than the one the target is set for.
+  scale() { [ "$1" = "$2" ] || printf ' (set for a run %s; this one is smaller)' "$3"; }
+  result "summary (targets from the load-test issue; BENCHMARKS.md explains each):"
+  for s in $steps; do
+    v=$(get "mem-gateway-$s"); [ -n "$v" ] || continue
+    # The phase's "B/modem" is KB (KiB of VmRSS) x 1000 / modems.
+    result "  memory per idle modem, $s modems: gateway $(awk -v b="$v" 'BEGIN{printf "%.1f", b / 1000}') KB, mosquitto $(awk -v b="$(get "mem-mosquitto-$s")" 'BEGIN{printf "%.1f", b / 1000}') KB; target <= 12 KB: $([ "$v" -le 12000 ] && echo met || echo 'not met')"
+  done
+  v=$(get tp)
+  if [ -n "$v" ]; then
+    read -r g f m rf rm <<<"$v"
+    result "  durable uplinks/s: gateway $g, mosquitto forwarding $f (ratio $rf), acknowledging only $m (ratio $rm); target >= 0.7 of forwarding: $(awk -v r="$rf" 'BEGIN{print (r+0 >= 0.7 ? "met" : "not met")}')"
+  fi
+  v=$(get cmd-p99)
+  if [ -n "$v" ]; then
+    result "  command round trip at $CMD_RATE/s over $CMD_MODEMS modems: p50 $(get cmd-p50), p99 $v ($(get cmd-n) of $(get cmd-submitted) succeeded); target p99 <= 20 ms$(scale "$CMD_RATE/$CMD_MODEMS" 1000/10000 "at 1,000/s over 10,000 modems"): $(awk -v p="$v" 'BEGIN{ms = p + 0; if (p ~ /µs$|us$/) ms /= 1000; else if (p !~ /ms$/ && p ~ /s$/) ms *= 1000; print (ms <= 20 ? "met" : "not met")}')"
+  fi
+  v=$(get storm-back-gateway)
+  if [ -n "$v" ]; then
+    local done_s succ; done_s=$(get storm-done); succ=$(get storm-succeeded)
+    result "  reconnect storm: gateway back $v (mosquitto $(get storm-back-mosquitto)); $STORM_CMDS queued commands done after ${done_s:-never} s, ${succ:-0} succeeded; target all back and delivered <= 10 s, none lost$(scale "$N" 19000 "with 19,000 modems"): $(awk -v d="${done_s:-999}" -v s="${succ:-0}" -v n="$STORM_CMDS" 'BEGIN{print (d + 0 <= 10 && s == n ? "met" : "not met")}')"
+  fi
+  v=$(get cpu-gateway)
+  [ -n "$v" ] && result "  CPU per 1,000 modems at a 30 s heartbeat: gateway $v core, mosquitto $(get cpu-mosquitto) core"
+  return 0
+}
+summary
 result "gateway metrics: $(curl -s "http://$HTTP_GW/metrics" | grep -E "^vendgate_(messages_rejected_total|commands_total|store_checkpoints_total|store_writer_held)" | tr '\n' ' ')"
 stop_gateway; stop_mosquitto
 log "results in $OUT"
