@@ -75,7 +75,7 @@ func awaitSuback(c *rawmqtt.Conn) error {
 	}
 }
 
-// read counts deliveries (rawmqtt acknowledges QoS 1 ones) until ctx ends or
+// read counts live deliveries (rawmqtt acknowledges QoS 1 ones) until ctx ends or
 // the connection fails; ctx ending closes the connection.
 func (s *sink) read(ctx context.Context, c *rawmqtt.Conn) {
 	stop := context.AfterFunc(ctx, func() { c.Disconnect(); c.Close() })
@@ -88,7 +88,9 @@ func (s *sink) read(ctx context.Context, c *rawmqtt.Conn) {
 			}
 			return
 		}
-		if p.Type == rawmqtt.PUBLISH {
+		// A retained message sent because of the subscription (RETAIN set,
+		// MQTT-3.3.1-8) is not a forward; live deliveries have it clear.
+		if p.Type == rawmqtt.PUBLISH && !p.Retain {
 			s.received.Add(1)
 		}
 	}
