@@ -79,7 +79,11 @@ func awaitSuback(c *rawmqtt.Conn) error {
 // the connection fails; ctx ending closes the connection.
 func (s *sink) read(ctx context.Context, c *rawmqtt.Conn) {
 	stop := context.AfterFunc(ctx, func() { c.Disconnect(); c.Close() })
-	defer stop()
+	defer func() {
+		if stop() { // ended on its own: a read error
+			c.Close()
+		}
+	}()
 	for {
 		p, _, err := c.ReadPacket()
 		if err != nil {

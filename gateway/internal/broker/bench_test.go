@@ -273,7 +273,9 @@ func idleConnMemory(b *testing.B, n int, auth Authenticator) {
 	rssPeak := vmRSS()
 	debug.FreeOSMemory()
 	runtime.GC()
+	gc0 := time.Now()
 	runtime.GC()
+	gcTime := time.Since(gc0)
 	runtime.ReadMemStats(&after)
 	rss := vmRSS()
 	perConn := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) / 1024 }
@@ -284,6 +286,7 @@ func idleConnMemory(b *testing.B, n int, auth Authenticator) {
 	b.ReportMetric(perConn(after.HeapInuse+after.StackInuse, before.HeapInuse+before.StackInuse), "KB/conn")
 	b.ReportMetric((rss-rss0)/float64(n)/1024, "rssKB/conn")
 	b.ReportMetric(float64(runtime.NumGoroutine()-g0)/float64(n), "goroutines/conn")
+	b.ReportMetric(float64(gcTime.Nanoseconds())/float64(n), "gc-ns/conn")
 }
 
 // BenchmarkConnect connects n modems at once (CONNECT, CONNACK, SUBSCRIBE,
