@@ -5,6 +5,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -362,6 +363,7 @@ func TestPublishToModem(t *testing.T) {
 	require.True(t, tok.WaitTimeout(wait))
 	require.NoError(t, tok.Error())
 	h.expect(t, "subscribed")
+	assertUnindexed(t, b, topic)
 
 	require.NoError(t, b.Publish(imeiA, topic, []byte(`{"v":1}`), 1))
 	select {
@@ -483,8 +485,18 @@ func TestResumedSessionSubscribed(t *testing.T) {
 	assert.True(t, ack.SessionPresent)
 	h.expect(t, "connected")
 	h.expect(t, "subscribed")
+	assertUnindexed(t, b, protocol.CommandRequestTopic(imeiA, "z")) // mochi indexed the inherited one again
 	require.NoError(t, b.Publish(imeiA, protocol.CommandRequestTopic(imeiA, "z"), []byte("1"), 1))
 	assert.Equal(t, "1", string(r2.mustRead(packets.Publish).Payload))
+}
+
+// assertUnindexed checks that no subscription to topic is left in mochi's
+// topic index (Broker.unindex), and that its count agrees.
+func assertUnindexed(t *testing.T, b *Broker, topic string) {
+	t.Helper()
+	subs := b.srv.Topics.Subscribers(topic)
+	assert.Empty(t, subs.Subscriptions, "subscription left in mochi's topic index")
+	assert.Zero(t, atomic.LoadInt64(&b.srv.Info.Subscriptions))
 }
 
 func TestDisconnect(t *testing.T) {

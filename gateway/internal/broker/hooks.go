@@ -311,6 +311,11 @@ func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 		return
 	}
 	defer c.releaseGate()
+	if cl.State.Subscriptions.Len() > 0 { // a resumed session's, indexed again by mochi's inheritClientSession
+		for f := range cl.State.Subscriptions.GetAll() {
+			h.b.unindex(cl, f)
+		}
+	}
 	c.established.Store(true)
 	h.b.count.Add(1)
 	h.b.hgate.RLock()
@@ -575,12 +580,18 @@ func (c *conn) flushAcks(cl *mqtt.Client) {
 	}
 }
 
-// OnSubscribed notes a granted command subscription; Handler.Subscribed is
-// called from OnPacketProcessed, after mochi has written the SUBACK.
-func (h *hook) OnSubscribed(cl *mqtt.Client, _ packets.Packet, reasonCodes []byte) {
+// OnSubscribed notes a granted command subscription, which it takes out of
+// mochi's topic index (see unindex); Handler.Subscribed is called from
+// OnPacketProcessed, after mochi has written the SUBACK.
+func (h *hook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []byte) {
 	c := connOf(cl)
 	if c == nil {
 		return
+	}
+	for i, rc := range reasonCodes {
+		if rc < packets.ErrUnspecifiedError.Code && i < len(pk.Filters) {
+			h.b.unindex(cl, pk.Filters[i].Filter)
+		}
 	}
 	for _, rc := range reasonCodes {
 		if rc < packets.ErrUnspecifiedError.Code { // granted; the ACL allows only command filters
