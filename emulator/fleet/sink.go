@@ -24,7 +24,7 @@ type sink struct {
 	wg       sync.WaitGroup
 }
 
-// sinkFilter is the filter connection i of n subscribes to.
+// sinkFilter is the filter each of n sink connections subscribes to.
 func sinkFilter(filter, run string, n int) string {
 	if n > 1 {
 		return "$share/vendemu-sink-" + run + "/" + filter

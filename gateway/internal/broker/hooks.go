@@ -589,14 +589,11 @@ func (h *hook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []by
 		return
 	}
 	for i, rc := range reasonCodes {
-		if rc < packets.ErrUnspecifiedError.Code && i < len(pk.Filters) {
-			h.b.unindex(cl, pk.Filters[i].Filter)
-		}
-	}
-	for _, rc := range reasonCodes {
 		if rc < packets.ErrUnspecifiedError.Code { // granted; the ACL allows only command filters
 			c.subPending = true
-			return
+			if i < len(pk.Filters) {
+				h.b.unindex(cl, pk.Filters[i].Filter)
+			}
 		}
 	}
 }
