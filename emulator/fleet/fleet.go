@@ -171,11 +171,16 @@ type Progress struct {
 	Forwarded   uint64  // publishes delivered to the sink (raw client with Sink > 0)
 }
 
-// String formats the progress line.
+// String formats the progress line; forwarded= appears once a sink has
+// received something.
 func (p Progress) String() string {
-	return fmt.Sprintf("t=%s started=%d connected=%d sent=%d acked=%d ack/s=%.0f buffered=%d cmd=%d done=%d reconnects=%d",
+	s := fmt.Sprintf("t=%s started=%d connected=%d sent=%d acked=%d ack/s=%.0f buffered=%d cmd=%d done=%d reconnects=%d",
 		p.Elapsed.Truncate(time.Second), p.Started, p.Connected, p.Sent, p.Acked, p.AckRate, p.Buffered,
 		p.CmdReceived, p.CmdDone, p.Reconnects)
+	if p.Forwarded > 0 {
+		s += fmt.Sprintf(" forwarded=%d", p.Forwarded)
+	}
+	return s
 }
 
 // Percentiles summarise a latency distribution.

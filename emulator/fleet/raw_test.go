@@ -203,6 +203,8 @@ func TestRawFleetSink(t *testing.T) {
 			assert.Positive(t, sum.ForwardRate)
 			// Every acknowledged uplink reaches the sink, and a shared
 			// subscription delivers each to one connection only.
+			assert.Contains(t, Progress{Forwarded: sum.Forwarded}.String(), fmt.Sprintf(" forwarded=%d", sum.Forwarded))
+			assert.NotContains(t, Progress{}.String(), "forwarded=")
 			assert.GreaterOrEqual(t, sum.Forwarded, sum.Acked)
 			assert.LessOrEqual(t, sum.Forwarded, sum.Sent)
 			assert.Empty(t, sum.Errors)
