@@ -62,6 +62,9 @@ func main() {
 				for {
 					nfd, _, err := syscall.Accept4(lfd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 					if err != nil {
+						if err != syscall.EAGAIN && err != syscall.EINTR && err != syscall.ECONNABORTED {
+							check(err) // e.g. out of file descriptors: stop rather than spin on the listener
+						}
 						break
 					}
 					conns[int32(nfd)] = &conn{fd: int32(nfd)}
