@@ -188,11 +188,16 @@ func TestRawConfig(t *testing.T) {
 }
 
 func TestRawFleetSink(t *testing.T) {
-	_, addr := startBroker(t)
-	// The shared sinks first: the single one then also gets the offline
-	// states the first run retained (not forwards, so not counted).
-	for _, n := range []int{2, 1} {
+	for _, n := range []int{1, 2} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			// A broker of its own: a previous run's goodbyes and wills
+			// would reach this run's sink. Retained messages are sent to a
+			// new plain subscription but are not forwards, so not counted.
+			srv, addr := startBroker(t)
+			for i := range 3 {
+				srv.Topics.RetainMessage(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Retain: true, Qos: 1},
+					TopicName: fmt.Sprintf("vm/v1/9900000000000%02d/state", i), Payload: []byte(`{"online":false}`)})
+			}
 			sum, err := Run(context.Background(), Config{
 				Client: ClientRaw, Broker: addr, N: 4, Secret: "S", Duration: time.Second, Flood: 4,
 				HBInterval: time.Hour, Sink: n, ProgressEvery: 100 * time.Millisecond,
