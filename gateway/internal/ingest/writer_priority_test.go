@@ -77,7 +77,15 @@ func stalledWriter(t *testing.T, cfg WriterConfig) (*Writer, *gateStore) {
 	w := NewWriter(g, cfg)
 	go w.Run()
 	require.NoError(t, w.Enqueue(context.Background(), heartbeatN(999, 1)))
-	require.Eventually(t, func() bool { return w.Depth() == 0 }, 5*time.Second, time.Millisecond)
+	// Held once the store has the batch: an empty queue alone can mean the
+	// writer is still gathering its batch, and would take what a test
+	// enqueues next (a loaded CI machine saw TestLatestLaneBounded fail so).
+	require.Eventually(t, func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return len(g.batches) == 1
+	}, 5*time.Second, time.Millisecond)
+	require.Zero(t, w.Depth())
 	return w, g
 }
 
