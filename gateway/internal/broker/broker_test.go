@@ -384,11 +384,7 @@ func TestPublishToModem(t *testing.T) {
 // QoS 1 publish that uses the same packet id.
 func TestDeliveredNotConfusedByUplinkAck(t *testing.T) {
 	b, _, h := startBroker(t, Config{})
-	r := dialRaw(t, b, 4)
-	r.login(imeiA, passA)
-	h.expect(t, "connected")
-	require.Equal(t, []byte{1}, r.subscribe(1, protocol.CommandRequestFilter(imeiA)))
-	h.expect(t, "subscribed")
+	r := subscribedRaw(t, b, h, 4)
 
 	topic := protocol.CommandRequestTopic(imeiA, "c7")
 	require.NoError(t, b.Publish(imeiA, topic, []byte("go"), 1))
@@ -406,11 +402,7 @@ func TestDeliveredNotConfusedByUplinkAck(t *testing.T) {
 
 func TestInflightFull(t *testing.T) {
 	b, _, h := startBroker(t, Config{InflightMax: 2})
-	r := dialRaw(t, b, 4)
-	r.login(imeiA, passA)
-	h.expect(t, "connected")
-	r.subscribe(1, protocol.CommandRequestFilter(imeiA))
-	h.expect(t, "subscribed")
+	subscribedRaw(t, b, h, 4) // the connection stays open until the test ends (dialRaw)
 	require.NoError(t, b.Publish(imeiA, protocol.CommandRequestTopic(imeiA, "a"), nil, 1))
 	require.NoError(t, b.Publish(imeiA, protocol.CommandRequestTopic(imeiA, "b"), nil, 1))
 	assert.ErrorIs(t, b.Publish(imeiA, protocol.CommandRequestTopic(imeiA, "c"), nil, 1), ErrInflightFull)

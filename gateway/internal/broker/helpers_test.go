@@ -16,6 +16,8 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/stretchr/testify/require"
+
+	"vendgate/protocol"
 )
 
 const (
@@ -184,6 +186,19 @@ type raw struct {
 	c   net.Conn
 	r   *bufio.Reader
 	ver byte
+}
+
+// subscribedRaw is modem A logged in over a bare client of MQTT version ver
+// and subscribed to its commands (SUBACK granted, Connected and Subscribed
+// reported): the start of every command test.
+func subscribedRaw(t testing.TB, b *Broker, h *fakeHandler, ver byte) *raw {
+	t.Helper()
+	r := dialRaw(t, b, ver)
+	r.login(imeiA, passA)
+	h.expect(t, "connected")
+	require.Equal(t, []byte{1}, r.subscribe(1, protocol.CommandRequestFilter(imeiA)))
+	h.expect(t, "subscribed")
+	return r
 }
 
 func dialRaw(t testing.TB, b *Broker, ver byte) *raw {

@@ -65,11 +65,7 @@ func TestCommandInflightUntilPuback(t *testing.T) {
 	for _, ver := range []byte{4, 5} {
 		t.Run(fmt.Sprintf("v%d", ver), func(t *testing.T) {
 			b, _, h := startBroker(t, Config{})
-			r := dialRaw(t, b, ver)
-			r.login(imeiA, passA)
-			h.expect(t, "connected")
-			require.Equal(t, []byte{1}, r.subscribe(1, protocol.CommandRequestFilter(imeiA)))
-			h.expect(t, "subscribed")
+			r := subscribedRaw(t, b, h, ver)
 
 			topic := protocol.CommandRequestTopic(imeiA, "c1")
 			payload := []byte(`{"v":1,"id":"c1"}`)
@@ -159,11 +155,7 @@ func TestCommandV5SubscriptionAndReceiveMaximum(t *testing.T) {
 func TestCommandOrder(t *testing.T) {
 	const n = 20
 	b, _, h := startBroker(t, Config{InflightMax: n})
-	r := dialRaw(t, b, 4)
-	r.login(imeiA, passA)
-	h.expect(t, "connected")
-	r.subscribe(1, protocol.CommandRequestFilter(imeiA))
-	h.expect(t, "subscribed")
+	r := subscribedRaw(t, b, h, 4)
 	for i := range n {
 		require.NoError(t, b.Publish(imeiA, protocol.CommandRequestTopic(imeiA, fmt.Sprint("c", i)), []byte(fmt.Sprint(i)), 1))
 	}
@@ -195,11 +187,7 @@ func TestCommandsBetweenPubackBatches(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, b.Start())
 	t.Cleanup(func() { _ = b.Close() })
-	r := dialRaw(t, b, 4)
-	r.login(imeiA, passA)
-	h.expect(t, "connected")
-	r.subscribe(1, protocol.CommandRequestFilter(imeiA))
-	h.expect(t, "subscribed")
+	r := subscribedRaw(t, b, h.fakeHandler, 4)
 
 	for i := range n {
 		r.publish(protocol.TopicFor(imeiA, protocol.ClassHeartbeat), []byte("{}"), 1, uint16(1000+i), false)
